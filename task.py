@@ -1,7 +1,7 @@
 """Minimize the Rosenbrock function with one scipy optimizer and keep the result.
 
-    python task.py method=tnc
-    python task.py -cp experiment -m
+python task.py method=tnc
+python task.py -cp experiment -m
 """
 
 from __future__ import annotations
@@ -65,9 +65,7 @@ def check_config(config: DictConfig) -> None:
         )
     name = config.method.name
     if name not in SOLVERS:
-        raise ConfigError(
-            f"unknown method.name {name!r}: valid names are {', '.join(SOLVERS)}"
-        )
+        raise ConfigError(f"unknown method.name {name!r}: valid names are {', '.join(SOLVERS)}")
     unknown = sorted(set(config.method.options or {}) - set(solver_options(name)))
     if unknown:
         raise ConfigError(
@@ -90,9 +88,7 @@ def start_point(x0: Any, dim: int, seed: int) -> np.ndarray:
         and x0
         and all(isinstance(v, Real) and not isinstance(v, bool) for v in x0)
     ):
-        raise ConfigError(
-            f"x0 must be null or a list of numbers such as [-0.5,-0.5], got {x0!r}"
-        )
+        raise ConfigError(f"x0 must be null or a list of numbers such as [-0.5,-0.5], got {x0!r}")
     if len(x0) != dim:
         raise ConfigError(f"x0 {x0!r} has {len(x0)} entries but dim is {dim}")
     return np.array(x0, dtype=float)
@@ -103,9 +99,7 @@ def optimize(config: DictConfig) -> dict[str, Any]:
     check_config(config)
     x0 = start_point(config.x0, config.dim, config.seed)
     options = OmegaConf.to_container(config.method.options, resolve=True) or {}
-    result = minimize(
-        rosen, x0, method=config.method.name, jac=config.jac, options=options
-    )
+    result = minimize(rosen, x0, method=config.method.name, jac=config.jac, options=options)
     return {
         "fun": float(result.fun),
         "x": np.asarray(result.x, dtype=float),

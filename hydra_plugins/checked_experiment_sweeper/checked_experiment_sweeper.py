@@ -16,22 +16,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
 
+from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.core.utils import JobReturn
 from hydra.errors import CompactHydraException
+from more_itertools import chunked
+from omegaconf import DictConfig, OmegaConf, open_dict
+
 from hydra_plugins.experiment_sweeper_plugin.experiment_sweeper import (
     ExperimentSweeper,
     SweeperConfig,
 )
-from hydra.core.config_store import ConfigStore
-from more_itertools import chunked
-from omegaconf import DictConfig, OmegaConf, open_dict
 
 log = logging.getLogger(__name__)
 
@@ -176,9 +177,9 @@ class CheckedExperimentSweeper(ExperimentSweeper):
         job_idx = 0
         for batch in chunked(jobs, self.batch_size(jobs)):
             results = self.launcher.launch(batch, initial_job_idx=job_idx)
-            for overrides, ret in zip(batch, results):
+            for overrides, ret in zip(batch, results, strict=True):
                 try:
-                    ret.return_value
+                    _ = ret.return_value  # raises the job's error
                 except Exception as e:  # noqa: BLE001 - every job's error is reported
                     failures.append(f"#{job_idx} [{' '.join(overrides)}]: {type(e).__name__}: {e}")
                     log.error(f"Job #{job_idx} failed: {' '.join(overrides)}", exc_info=e)
@@ -203,4 +204,3 @@ class CheckedExperimentSweeper(ExperimentSweeper):
 
     def __repr__(self) -> str:
         return f"CheckedExperimentSweeper(overrides={self.overrides!r})"
-
