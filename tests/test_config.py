@@ -71,7 +71,11 @@ BASE = {"x0": None, "dim": 2, "seed": 0, "jac": None}
 
 @pytest.mark.parametrize(
     ("method", "name", "options"),
-    [("lbfgsb", "L-BFGS-B", LBFGSB), ("nelder-mead", "Nelder-Mead", NELDER_MEAD), ("tnc", "TNC", TNC)],
+    [
+        ("lbfgsb", "L-BFGS-B", LBFGSB),
+        ("nelder-mead", "Nelder-Mead", NELDER_MEAD),
+        ("tnc", "TNC", TNC),
+    ],
 )
 def test_task_config(method: str, name: str, options: dict) -> None:
     assert resolved("config", [f"method={method}"]) == {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +71,9 @@ def test_result_path_names_the_config() -> None:
     assert a == utils.result_path(experiment_config("settings=tnc", "maxfun=10"))
     assert a.parent == Path("results/paper") and a.name.startswith("TNC-maxfun10-")
     # Options that the file name does not show still give distinct files ...
-    b = utils.result_path(experiment_config("settings=tnc", "maxfun=10", "method.options.maxCGit=5"))
+    b = utils.result_path(
+        experiment_config("settings=tnc", "maxfun=10", "method.options.maxCGit=5")
+    )
     assert b != a and b.name.startswith("TNC-maxfun10-")
     # ... while where and how results are written is not part of a run's identity.
     c = utils.result_path(experiment_config("settings=tnc", "maxfun=10", "output.resume=false"))
@@ -99,10 +103,7 @@ def test_save_result_is_atomic(tmp_path: Path) -> None:
 def test_result_loads_without_the_project(tmp_path: Path) -> None:
     path = tmp_path / "r.pickle"
     utils.save_result(path, record())
-    code = f"import sys; sys.path.remove(''); import pickle, sys; r = pickle.load(open({str(path)!r}, 'rb')); print(r['result']['fun'])"
-    import subprocess
-    import sys
-
+    code = f"import pickle; print(pickle.load(open({str(path)!r}, 'rb'))['result']['fun'])"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert float(out.stdout) == pickle.loads(path.read_bytes())["result"]["fun"]
     assert "task" not in out.stderr and "utils" not in out.stderr
@@ -112,8 +113,9 @@ def test_finished_result_needs_the_identical_config(tmp_path: Path) -> None:
     path = tmp_path / "r.pickle"
     r = record()
     utils.save_result(path, r)
-    assert utils.finished_result(path, utils.run_identity(r["config"]))["result"]["fun"] == (
-        r["result"]["fun"]
+    assert (
+        utils.finished_result(path, utils.run_identity(r["config"]))["result"]["fun"]
+        == (r["result"]["fun"])
     )
     assert utils.finished_result(path, utils.run_identity(record(20)["config"])) is None
     path.write_bytes(path.read_bytes()[:50])
