@@ -1,0 +1,111 @@
+"""End-to-end sweeps in subprocesses, checked against scipy called directly."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import plot
+import utils
+from conftest import direct_minimize, into, run
+
+pytestmark = pytest.mark.slow
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_equal_to_scipy(results: pd.DataFrame) -> None:
+    for path in results["path"]:
+        record = utils.read_result(Path(path))
+        expected = direct_minimize(record["config"])
+        assert record["result"]["fun"] == expected.fun, path
+        np.testing.assert_array_equal(record["result"]["x"], expected.x)
+        assert record["result"]["nfev"] == expected.nfev
+
+
+def test_paper_experiment(paper_results: Path) -> None:
+    results = utils.load_results(paper_results)
+    assert len(results) == 45
+    assert sorted(zip(results["method.name"], results["maxfun"], strict=True)) == sorted(
+        (name, maxfun)
+        for name in ("L-BFGS-B", "Nelder-Mead", "TNC")
+        for maxfun in range(10, 151, 10)
+    )
+    assert (results["x0"].map(list) == pd.Series([[-0.5, -0.5]] * 45)).all()
+    nelder_mead = results[results["method.name"] == "Nelder-Mead"]
+    assert (nelder_mead["method.options.maxfev"] == nelder_mead["maxfun"]).all()
+    assert nelder_mead["method.options.maxfun"].isna().all()
+    lbfgsb = results[results["method.name"] == "L-BFGS-B"]
+    assert (lbfgsb["jac"] == "2-point").all() and (lbfgsb["method.options.eps"] == 1e-3).all()
+    tnc = results[results["method.name"] == "TNC"]
+    assert (tnc["method.options.eta"] == 0.5).all() and (tnc["method.options.stepmx"] == 5).all()
+    assert_equal_to_scipy(results)
+
+
+def test_one_settings_file(tmp_path: Path) -> None:
+    proc = run("task.py", "-cp", "experiment", "settings=lbfgsb", "-m", *into(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    results = utils.load_results(tmp_path / "results")
+    assert len(results) == 15 and set(results["method.name"]) == {"L-BFGS-B"}
+    assert sorted(results["maxfun"]) == list(range(10, 151, 10))
+
+
+def test_one_off_sweep_keeps_every_result(tmp_path: Path) -> None:
+    proc = run(
+        "task.py", "-cp", "experiment", "settings=tnc", "method.options.maxCGit=1,5,10", "-m",
+        *into(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    results = utils.load_results(tmp_path / "results")
+    assert len(results) == 45 and results["path"].is_unique
+    assert sorted(zip(results["method.options.maxCGit"], results["maxfun"], strict=True)) == sorted(
+        (n, maxfun) for n in (1, 5, 10) for maxfun in range(10, 151, 10)
+    )
+    assert_equal_to_scipy(results)
+
+
+def test_plot(paper_results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results.png"
+    proc = run("plot.py", str(paper_results), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"Wrote {out} from 45 results in {paper_results}/"
+    assert out.read_bytes().startswith(PNG)
+    results = utils.load_results(paper_results)
+    summary = plot.error_by_budget(results)
+    assert len(summary) == 45 and (summary["runs"] == 1).all()
+    merged = summary.merge(results, on=["method.name", "maxfun"])
+    assert (merged["median"] == merged["fun"]).all()
+
+
+def test_plot_skips_a_broken_result(paper_results: Path, tmp_path: Path) -> None:
+    folder = shutil.copytree(paper_results, tmp_path / "results")
+    broken = sorted(folder.glob("TNC-*.pickle"))[0]
+    broken.write_bytes(broken.read_bytes()[:200])
+    out = tmp_path / "results.png"
+    proc = run("plot.py", str(folder), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert f"skipping unreadable result {broken}" in proc.stderr
+    assert proc.stdout.strip() == f"Wrote {out} from 44 results in {folder}/"
+    assert out.read_bytes().startswith(PNG)
+
+
+def test_nevergrad_small_budget(tmp_path: Path) -> None:
+    proc = run(
+        "task.py", "hydra/sweeper=nevergrad", "method=tnc",
+        "method.options.eta=tag(log, interval(0.001, 1))",
+        "hydra.sweeper.optim.budget=6", "hydra.sweeper.optim.num_workers=2", "-m",
+        *into(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    best = re.search(r"Best parameters: method=tnc method.options.eta=(\S+)", proc.stdout)
+    assert best, proc.stdout
+    results = utils.load_results(tmp_path / "results")
+    assert len(results) == 6
+    # The reported best eta is the one whose stored run reached the lowest f(x).
+    winner = results.loc[results["fun"].idxmin()]
+    assert winner["method.options.eta"] == float(best.group(1))
+    assert_equal_to_scipy(results)
