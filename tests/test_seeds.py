@@ -1,0 +1,157 @@
+"""The seeds experiment (experiment/seeds.yaml): its config, its jobs and its figure's numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+import plot
+import task
+import utils
+from conftest import ROOT, direct_minimize, into, run
+from hydra_plugins.checked_experiment_sweeper.checked_experiment_sweeper import (
+    CheckedExperimentSweeper,
+)
+
+SETTINGS = ["nelder-mead", "tnc", "lbfgsb"]
+MAXFUNS = range(10, 151, 10)
+SEEDS = range(5)
+
+
+def composed(name: str, overrides: list[str], hydra: bool = False):
+    with initialize_config_dir(config_dir=str(ROOT / "experiment")):
+        return compose(name, overrides=overrides, return_hydra_config=hydra)
+
+
+def resolved(name: str, overrides: list[str]) -> dict:
+    return OmegaConf.to_container(composed(name, overrides), resolve=True)
+
+
+def sweeper(name: str) -> CheckedExperimentSweeper:
+    config = composed(name, [], hydra=True)
+    assert config.hydra.sweeper._target_.endswith("CheckedExperimentSweeper")
+    return CheckedExperimentSweeper(
+        max_batch_size=config.hydra.sweeper.max_batch_size,
+        overrides=OmegaConf.to_container(config.hydra.sweeper.overrides),
+    )
+
+
+def test_seeds_config_of_one_job() -> None:
+    assert resolved("seeds", ["settings=tnc", "maxfun=30", "seed=3"]) == {
+        "x0": None,
+        "dim": 2,
+        "seed": 3,
+        "jac": None,
+        "maxfun": 30,
+        "output": {"dir": "results/seeds", "name": "TNC-maxfun30-seed3", "resume": True},
+        "method": {
+            "name": "TNC",
+            "options": {
+                "eta": 0.5,
+                "stepmx": 5.0,
+                "maxCGit": -1,
+                "maxfun": 30,
+                "eps": 1e-08,
+                "accuracy": 0,
+                "minfev": 0,
+                "ftol": -1,
+                "xtol": -1,
+                "gtol": -1,
+                "rescale": -1,
+                "offset": None,
+                "scale": None,
+                "finite_diff_rel_step": None,
+            },
+        },
+    }
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_seeds_differs_from_the_paper_only_in_start_point_and_output(settings: str) -> None:
+    """seeds.yaml repeats task.yaml's lines (Hydra allows no include of it); they must agree."""
+    job = [f"settings={settings}", "maxfun=70", "seed=2"]
+    seeds, paper = resolved("seeds", job), resolved("task", job)
+    assert paper["x0"] == [-0.5, -0.5] and seeds["x0"] is None
+    ignore = {"x0", "output"}
+    assert {k: v for k, v in seeds.items() if k not in ignore} == {
+        k: v for k, v in paper.items() if k not in ignore
+    }
+    assert seeds["output"]["name"] == paper["output"]["name"] + "-seed2"
+
+
+def test_seeds_sweeps_the_papers_settings_and_budgets() -> None:
+    paper = composed("task", [], hydra=True).hydra.sweeper
+    seeds = composed("seeds", [], hydra=True).hydra.sweeper
+    assert OmegaConf.to_container(seeds.overrides) == {
+        **OmegaConf.to_container(paper.overrides),
+        "seed": "range(0, 5)",
+    }
+    assert seeds.max_batch_size == paper.max_batch_size
+
+
+def test_seeds_expands_to_settings_x_maxfun_x_seed() -> None:
+    jobs = sweeper("seeds").generate_jobs([])
+    assert jobs == [
+        (f"settings={settings}", f"maxfun={maxfun}", f"seed={seed}")
+        for settings in SETTINGS
+        for maxfun in MAXFUNS
+        for seed in SEEDS
+    ]
+
+
+def test_command_line_narrows_the_seeds() -> None:
+    jobs = sweeper("seeds").generate_jobs(["seed=0,1", "maxfun=10"])
+    assert sorted(map(sorted, jobs)) == sorted(
+        sorted([f"settings={s}", "maxfun=10", f"seed={seed}"]) for s in SETTINGS for seed in (0, 1)
+    )
+
+
+@pytest.mark.slow
+def test_seeds_experiment_end_to_end(tmp_path: Path) -> None:
+    seeds, maxfuns = (0, 1, 2, 3), (20, 60)
+    proc = run(
+        "task.py",
+        "-cp",
+        "experiment",
+        "-cn",
+        "seeds",
+        "-m",
+        f"seed={','.join(map(str, seeds))}",
+        f"maxfun={','.join(map(str, maxfuns))}",
+        *into(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    n = len(SETTINGS) * len(maxfuns) * len(seeds)
+    assert f"skipped 0 finished, ran {n}, failed 0" in proc.stdout
+    files = sorted((tmp_path / "results").glob("*.pickle"))
+    assert len(files) == n
+    for path in files:
+        record = utils.read_result(path)
+        config = record["config"]
+        assert config["x0"] is None
+        assert path.name.startswith(f"{config['method']['name']}-maxfun{config['maxfun']}-")
+        assert f"-seed{config['seed']}-" in path.name
+        # The start point was the one drawn from the seed: scipy alone gives the same answer.
+        assert record["result"]["fun"] == direct_minimize(config).fun
+
+    results = utils.load_results(tmp_path / "results")
+    summary = plot.error_by_budget(results).set_index(["method.name", "maxfun"])
+    assert len(summary) == len(SETTINGS) * len(maxfuns)
+    for (method, maxfun), group in results.groupby(["method.name", "maxfun"]):
+        funs = np.array(sorted(group["fun"]), dtype=float)
+        assert len(funs) == len(seeds)
+        row = summary.loc[(method, maxfun)]
+        assert row["runs"] == len(seeds)
+        assert row["median"] == pytest.approx(np.median(funs), rel=1e-12, abs=0)
+        assert row["q25"] == pytest.approx(np.quantile(funs, 0.25), rel=1e-12, abs=0)
+        assert row["q75"] == pytest.approx(np.quantile(funs, 0.75), rel=1e-12, abs=0)
+        # Each seed started elsewhere and so ended elsewhere.
+        assert sorted(group["seed"]) == list(seeds)
+        assert len({tuple(x) for x in group["x"]}) == len(seeds)
+
+    starts = {tuple(task.start_point(None, dim=2, seed=seed)) for seed in seeds}
+    assert len(starts) == len(seeds)
