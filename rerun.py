@@ -1,0 +1,233 @@
+"""Re-run the configuration stored in a result file and check that the outcome is identical.
+
+python rerun.py results/paper/TNC-maxfun30-<hash>.pickle
+
+The run is redone from the resolved config the file holds, by the task's own
+`optimize`, with no Hydra composition: the result file is all it needs, not today's defaults
+and not the job's output folder. The exit status is 0 when fun and x are identical bit for
+bit, 1 when not. Either way the report shows what differs between then and now: the config
+that today's config files compose for the same command, the package versions and the commit.
+
+Hydra's `python task.py --experimental-rerun JOB_DIR` is no substitute: it needs the job's
+output folder (.hydra/), composes today's config files anew rather than the stored config,
+and task.py would then skip the run, as its finished result already exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import OmegaConf
+
+import task
+import utils
+
+UNKNOWN = utils.UNKNOWN
+
+
+def rerun(config: dict[str, Any]) -> dict[str, Any]:
+    """The outcome of the stored config, computed today."""
+    return task.optimize(OmegaConf.create(config))
+
+
+def identical(then: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether fun and x are the same bit for bit (float64 throughout)."""
+    x_then, x_now = np.asarray(then["x"]), np.asarray(now["x"])
+    return (
+        float(then["fun"]).hex() == float(now["fun"]).hex()
+        and x_then.dtype == x_now.dtype == np.float64
+        and x_then.shape == x_now.shape
+        and x_then.tobytes() == x_now.tobytes()
+    )
+
+
+def plain(value: Any) -> Any:
+    """`value` for printing: arrays as lists of Python floats, whose repr is exact."""
+    return np.asarray(value).tolist() if isinstance(value, np.ndarray) else value
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as {"dotted.key": leaf}."""
+    if isinstance(tree, dict) and tree:
+        return {
+            key: leaf
+            for name, child in tree.items()
+            for key, leaf in flatten(child, f"{prefix}{name}.").items()
+        }
+    return {prefix.rstrip("."): tree}
+
+
+ABSENT = object()
+
+
+def differences(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """One line `key: then -> now` per leaf that differs, is added or is gone."""
+    a, b = flatten(then), flatten(now)
+    lines = []
+    for key in [*a, *(k for k in b if k not in a)]:
+        old, new = a.get(key, ABSENT), b.get(key, ABSENT)
+        same = (
+            old is not ABSENT
+            and new is not ABSENT
+            and type(plain(old)) is type(plain(new))
+            and repr(plain(old)) == repr(plain(new))
+        )
+        if not same:
+            show = ["(absent)" if v is ABSENT else repr(plain(v)) for v in (old, new)]
+            lines.append(f"{key}: {show[0]} -> {show[1]}")
+    return lines
+
+
+@contextlib.contextmanager
+def working_dir(path: Path) -> Iterator[None]:
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def config_dir_now(stored: str) -> tuple[Path | None, str]:
+    """Today's folder for a stored config path, with a note when it is not that path."""
+    path = Path(stored)
+    if stored != UNKNOWN and path.is_dir():
+        return path, ""
+    here = utils.REPO_ROOT / path.name
+    if stored != UNKNOWN and here.is_dir():
+        return here, f"{stored} no longer exists; composed from {here} instead"
+    return None, f"config path {stored} no longer exists: nothing to compose"
+
+
+def compose_now(config_dir: Path, config_name: str, overrides: list[str]) -> dict[str, Any]:
+    """What today's config files compose for the stored command. Relative search paths
+    (experiment/task.yaml's file://config) are taken from the project root, the config
+    folder's parent, where the task is run from."""
+    from hydra import compose, initialize_config_dir
+
+    with working_dir(config_dir.parent), initialize_config_dir(config_dir=str(config_dir)):
+        return OmegaConf.to_container(compose(config_name, overrides=overrides), resolve=True)
+
+
+def config_report(stored: dict[str, Any], provenance: dict[str, Any]) -> list[str]:
+    name = provenance.get("config_name", UNKNOWN)
+    overrides = provenance.get("overrides", [])
+    config_dir, note = config_dir_now(str(provenance.get("config_path", UNKNOWN)))
+    lines = [f"  {note}"] if note else []
+    if config_dir is None or name == UNKNOWN:
+        return ["Config: cannot compare", *lines]
+    command = f"{name} {' '.join(overrides)}".strip()
+    try:
+        now = compose_now(config_dir, name, overrides)
+    except Exception as error:  # noqa: BLE001 - any failure to compose is part of the report
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return [
+            f"Config: {config_dir} cannot compose [{command}]: {type(error).__name__}: {first}",
+            *lines,
+        ]
+    changed = differences(stored, now)
+    if not changed:
+        return [f"Config: {config_dir} composes the same config for [{command}]", *lines]
+    return [
+        f"Config: {config_dir} composes [{command}] differently (stored -> today):",
+        *lines,
+        *(f"  {line}" for line in changed),
+    ]
+
+
+def versions_report(provenance: dict[str, Any]) -> list[str]:
+    then = provenance.get("versions")
+    if not then:
+        return ["Versions: not recorded"]
+    changed = differences(then, utils.environment()["versions"])
+    if not changed:
+        return ["Versions: unchanged"]
+    return ["Versions (then -> now):", *(f"  {line}" for line in changed)]
+
+
+def changed_files(old: str, new: str) -> list[str] | None:
+    """Files that differ between two commits of this repository, or None if unknown."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(utils.REPO_ROOT), "diff", "--name-only", old, new],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.split()
+
+
+def describe_commit(version: dict[str, Any]) -> str:
+    commit, dirty = version.get("commit", UNKNOWN), version.get("dirty", UNKNOWN)
+    if commit == UNKNOWN:
+        return "unknown commit"
+    state = {True: "with uncommitted changes", False: "clean"}.get(dirty, "state unknown")
+    modified = version.get("modified")
+    files = f": {', '.join(modified)}" if dirty is True and isinstance(modified, list) else ""
+    return f"{commit[:12]} ({state}{files})"
+
+
+def commit_report(provenance: dict[str, Any]) -> list[str]:
+    now = utils.code_version()
+    then_text, now_text = describe_commit(provenance), describe_commit(now)
+    if then_text == now_text and provenance.get("commit", UNKNOWN) != UNKNOWN:
+        return [f"Commit: unchanged, {now_text}"]
+    lines = [f"Commit: {then_text} -> {now_text}"]
+    old, new = provenance.get("commit", UNKNOWN), now["commit"]
+    if UNKNOWN not in (old, new) and old != new:
+        files = changed_files(old, new)
+        lines.append(
+            f"  files changed since: {', '.join(files) or 'none'}"
+            if files is not None
+            else f"  commit {old[:12]} is not in this repository"
+        )
+    return lines
+
+
+def outcome_report(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    if identical(then, now):
+        return [f"Outcome: identical, bit for bit: fun = {then['fun']!r}, x = {plain(then['x'])}"]
+    changed = differences({"result": then}, {"result": now})
+    return ["Outcome: DIFFERENT (stored -> today):", *(f"  {line}" for line in changed)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("result", type=Path, help="a result file, e.g. results/paper/*.pickle")
+    args = parser.parse_args(argv)
+
+    try:
+        record = utils.read_result(args.result)
+    except Exception as error:  # noqa: BLE001 - say why the file cannot be used
+        print(f"Error: cannot read {args.result}: {error!r}", file=sys.stderr)
+        return 2
+    provenance = record.get("provenance", {})
+    print(f"Re-ran {args.result}, made {provenance.get('started', 'at an unknown time')}")
+    try:
+        now = rerun(record["config"])
+    except Exception as error:  # noqa: BLE001 - a run that fails today differs from then
+        lines = [f"Outcome: DIFFERENT: the run fails today: {type(error).__name__}: {error}"]
+        same = False
+    else:
+        lines = outcome_report(record["result"], now)
+        same = identical(record["result"], now)
+    lines += config_report(record["config"], provenance)
+    lines += versions_report(provenance)
+    lines += commit_report(provenance)
+    print("\n".join(lines))
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
