@@ -25,9 +25,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.core.utils import JobReturn
-from hydra.errors import CompactHydraException
+from hydra.errors import CompactHydraException, ConfigCompositionException
 from more_itertools import chunked
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
 from hydra_plugins.experiment_sweeper_plugin.experiment_sweeper import (
     ExperimentSweeper,
@@ -154,6 +155,11 @@ class CheckedExperimentSweeper(ExperimentSweeper):
                     node = config[key] if key != "hydra" else None  # resolves a scalar
                     if OmegaConf.is_config(node):
                         OmegaConf.to_container(node, resolve=True)
+            except OmegaConfBaseException as e:
+                raise ConfigCompositionException(
+                    f"{str(e).splitlines()[0]} (at {e.full_key}) in the config of job "
+                    f"[{' '.join(overrides)}]"
+                ) from e
             finally:
                 if previous is not None:
                     HydraConfig.instance().set_config(previous)
