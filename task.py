@@ -113,9 +113,10 @@ def optimize(config: DictConfig) -> dict[str, Any]:
 @hydra.main(config_path="config", config_name="task")
 def main(config: DictConfig) -> float:
     check_config(config)
-    path = utils.result_path(config)
+    resolved = OmegaConf.to_container(config, resolve=True)
+    path = utils.result_path(resolved)
     if config.output.resume:
-        finished = utils.finished_result(path, utils.run_identity(config))
+        finished = utils.finished_result(path, resolved)
         if finished is not None:
             log.info(f"Skipped: {path} already holds this run")
             return finished["result"]["fun"]
@@ -127,7 +128,7 @@ def main(config: DictConfig) -> float:
 
     provenance = utils.hydra_provenance(HydraConfig.get())
     provenance.update(started=started.isoformat(), duration_s=duration)
-    utils.save_result(path, utils.make_record(config, outcome, provenance))
+    utils.save_result(path, utils.make_record(resolved, outcome, provenance))
     log.info(f"f(x) = {outcome['fun']:.3e} after {outcome['nfev']} evaluations -> {path}")
     return outcome["fun"]
 

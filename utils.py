@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 REPO_ROOT = Path(__file__).resolve().parent
 UNKNOWN = "unknown"
@@ -34,10 +34,8 @@ PACKAGES = (
 )
 
 
-def run_identity(config: DictConfig | dict) -> dict[str, Any]:
-    """The resolved config that determines a run's outcome: everything but `output`."""
-    if isinstance(config, DictConfig):
-        config = OmegaConf.to_container(config, resolve=True)
+def run_identity(config: dict[str, Any]) -> dict[str, Any]:
+    """What determines a run's outcome: its resolved config, all but `output`."""
     return {key: value for key, value in config.items() if key != "output"}
 
 
@@ -46,10 +44,11 @@ def config_hash(identity: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-def result_path(config: DictConfig) -> Path:
-    """`output.dir/output.name-<hash>.pickle`: distinct configs never share a file."""
-    name = f"{config.output.name}-{config_hash(run_identity(config))}.pickle"
-    return Path(config.output.dir) / name
+def result_path(config: dict[str, Any]) -> Path:
+    """`output.dir/output.name-<hash>.pickle` for a resolved config: distinct configs never
+    share a file."""
+    output = config["output"]
+    return Path(output["dir"]) / f"{output['name']}-{config_hash(run_identity(config))}.pickle"
 
 
 def save_result(path: Path, record: dict[str, Any]) -> None:
@@ -76,13 +75,13 @@ def read_result(path: Path) -> dict[str, Any]:
     return record
 
 
-def finished_result(path: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
-    """The stored result at `path` if it is complete and ran exactly `identity`, else None."""
+def finished_result(path: Path, config: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored result at `path` if it is complete and ran exactly `config`, else None."""
     try:
         record = read_result(path)
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, AttributeError):
         return None
-    return record if run_identity(record["config"]) == identity else None
+    return record if run_identity(record["config"]) == run_identity(config) else None
 
 
 def load_results(folder: str | Path) -> pd.DataFrame:
@@ -108,11 +107,11 @@ def load_results(folder: str | Path) -> pd.DataFrame:
 
 
 def make_record(
-    config: DictConfig, outcome: dict[str, Any], provenance: dict[str, Any]
+    config: dict[str, Any], outcome: dict[str, Any], provenance: dict[str, Any]
 ) -> dict[str, Any]:
     """What a result file holds, in plain Python and numpy types."""
     return {
-        "config": OmegaConf.to_container(config, resolve=True),
+        "config": config,
         "result": outcome,
         "provenance": {**environment(), **provenance},
     }

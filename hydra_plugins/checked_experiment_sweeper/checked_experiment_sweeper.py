@@ -109,7 +109,7 @@ def _job_result_started(ret: JobReturn) -> datetime | None:
     except ImportError:
         return None
     try:
-        record = utils.read_result(utils.result_path(ret.cfg))
+        record = utils.read_result(utils.result_path(OmegaConf.to_container(ret.cfg, resolve=True)))
         return datetime.fromisoformat(record["provenance"]["started"])
     except Exception:  # noqa: BLE001 - no readable result: nothing to count
         return None
