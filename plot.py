@@ -25,10 +25,34 @@ from utils import load_results  # noqa: E402
 MAKE_RESULTS = "python task.py -cp experiment -m"
 
 
+# Columns of utils.load_results that are not config values.
+OUTCOME = {"fun", "x", "nfev", "nit", "success", "message", "path"}
+POINT = ["method.name", "maxfun", "seed"]  # an optimizer, a budget and a start point
+
+
+def line_columns(results: pd.DataFrame) -> list[str]:
+    """Config columns that tell curves apart: values that differ between runs of the same
+    optimizer, budget and seed (such as `method.options.maxCGit` after a one-off sweep).
+    Values that follow from the budget (`method.options.maxfev`) never do."""
+    candidates = [
+        c
+        for c in results.columns
+        if c not in OUTCOME and c not in POINT and not c.startswith(("output.", "provenance."))
+    ]
+    values = results[candidates].map(lambda v: tuple(v) if isinstance(v, list) else v)
+    distinct = values.groupby([results[c] for c in POINT if c in results]).nunique(dropna=False)
+    return [c for c in candidates if distinct[c].max() > 1]
+
+
 def error_by_budget(results: pd.DataFrame) -> pd.DataFrame:
-    """Median, quartiles and number of runs of f(x) per optimizer and maxfun."""
-    grouped = results.groupby(["method.name", "maxfun"])["fun"]
-    return pd.DataFrame(
+    """Median, quartiles and number of runs (seeds) of f(x) per curve and maxfun. A curve is
+    an optimizer, with its distinguishing options in `label` when there are several."""
+    extra = line_columns(results)
+    keys = results[["method.name", *extra, "maxfun"]].map(
+        lambda v: tuple(v) if isinstance(v, list) else v
+    )
+    grouped = results["fun"].groupby([keys[c] for c in keys], dropna=False)
+    summary = pd.DataFrame(
         {
             "median": grouped.median(),
             "q25": grouped.quantile(0.25),
@@ -36,15 +60,31 @@ def error_by_budget(results: pd.DataFrame) -> pd.DataFrame:
             "runs": grouped.size(),
         }
     ).reset_index()
+    summary["label"] = [curve_label(row, extra) for _, row in summary.iterrows()]
+    return summary
+
+
+def curve_label(row: pd.Series, columns: list[str]) -> str:
+    """`TNC maxCGit=5`: the optimizer and the options that single out its curve."""
+    words = [row["method.name"]]
+    for column in columns:
+        value = row[column]
+        if isinstance(value, tuple) or not pd.isna(value):
+            words.append(
+                f"{column.rsplit('.', 1)[-1]}={value:g}"
+                if isinstance(value, float)
+                else f"{column.rsplit('.', 1)[-1]}={value}"
+            )
+    return " ".join(words)
 
 
 def plot_results(results: pd.DataFrame, out: Path) -> None:
-    """Error against maxfun, one line per optimizer; with several runs per point (seeds),
-    the line is the median and the band spans the interquartile range."""
+    """Error against maxfun, one line per curve; with several runs per point (seeds), the
+    line is the median and the band spans the interquartile range."""
     summary = error_by_budget(results)
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-    for method, curve in summary.groupby("method.name"):
-        (line,) = ax.plot(curve["maxfun"], curve["median"], marker="o", ms=3, label=method)
+    for label, curve in summary.groupby("label", sort=True):
+        (line,) = ax.plot(curve["maxfun"], curve["median"], marker="o", ms=3, label=label)
         if curve["runs"].max() > 1:
             ax.fill_between(
                 curve["maxfun"], curve["q25"], curve["q75"], color=line.get_color(), alpha=0.2
