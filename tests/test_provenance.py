@@ -55,12 +55,10 @@ def test_one_off_run_records_where_it_came_from(tmp_path: Path) -> None:
     assert provenance["overrides"] == ["method=tnc", "seed=3", f"output.dir={tmp_path}/results"]
     assert provenance["versions"] == {
         "python": platform.python_version(),
-        "hydra-core": importlib.metadata.version("hydra-core"),
-        "omegaconf": importlib.metadata.version("omegaconf"),
-        "numpy": importlib.metadata.version("numpy"),
-        "scipy": importlib.metadata.version("scipy"),
-        **{name: installed(name) for name in utils.PACKAGES if name.startswith("hydra-")},
+        **{name: installed(name) for name in utils.PACKAGES},
     }
+    for name in ("hydra-core", "omegaconf", "numpy", "scipy", "hydra-experiment-sweeper"):
+        assert provenance["versions"][name] == importlib.metadata.version(name)
     assert provenance["versions"]["hydra-core"] == "1.4.0rc3"
     assert provenance["sweeper"] == "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
     assert provenance["launcher"] == "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
