@@ -26,7 +26,7 @@ MAKE_RESULTS = "python task.py -cp experiment -m"
 
 
 # Columns of utils.load_results that are not config values.
-OUTCOME = {"fun", "x", "nfev", "nit", "success", "message", "path"}
+OUTCOME = {"start", "fun", "x", "nfev", "nit", "success", "message", "path"}
 POINT = ["method.name", "maxfun", "seed"]  # an optimizer, a budget and a start point
 
 

@@ -101,6 +101,7 @@ def optimize(config: DictConfig) -> dict[str, Any]:
     options = OmegaConf.to_container(config.method.options, resolve=True) or {}
     result = minimize(rosen, x0, method=config.method.name, jac=config.jac, options=options)
     return {
+        "start": x0,  # the start point used, drawn or given
         "fun": float(result.fun),
         "x": np.asarray(result.x, dtype=float),
         "nfev": int(result.nfev),

@@ -161,4 +161,5 @@ def hydra_provenance(hydra: DictConfig) -> dict[str, Any]:
         "sweeper": hydra.sweeper.get("_target_", UNKNOWN),
         "launcher": hydra.launcher.get("_target_", UNKNOWN),
         "job_dir": hydra.runtime.output_dir,
+        "cwd": hydra.runtime.cwd,
     }

@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from project_copy import commit_all, copy_project, edit
 
 import utils
 from conftest import ROOT, into, run
+from project_copy import commit_all, copy_project, edit
 
 UNKNOWN_GIT = {"commit": "unknown", "dirty": "unknown", "modified": "unknown"}
 

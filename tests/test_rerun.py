@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from project_copy import commit_all, copy_project, edit
 
 import rerun
 import utils
 from conftest import ROOT, into, run
+from project_copy import commit_all, copy_project, edit
 
 
 def one_result(folder: Path) -> Path:

@@ -72,7 +72,7 @@ def test_seeds_config_of_one_job() -> None:
 
 @pytest.mark.parametrize("settings", SETTINGS)
 def test_seeds_differs_from_the_paper_only_in_start_point_and_output(settings: str) -> None:
-    """seeds.yaml repeats task.yaml's lines (Hydra allows no include of it); they must agree."""
+    """Both experiments build on experiment/comparison.yaml; seeds.yaml changes only these."""
     job = [f"settings={settings}", "maxfun=70", "seed=2"]
     seeds, paper = resolved("seeds", job), resolved("task", job)
     assert paper["x0"] == [-0.5, -0.5] and seeds["x0"] is None
