@@ -91,7 +91,7 @@ def plot_results(results: pd.DataFrame, out: Path) -> None:
             )
     runs = int(summary["runs"].max())
     ax.set(
-        xlabel="maxfun (function evaluation budget)",
+        xlabel="budget maxfun (maxfev for Nelder-Mead)",
         ylabel="error f(x)" + (f", median and IQR of {runs} seeds" if runs > 1 else ""),
         yscale="log",
         title="Rosenbrock function, minimized with scipy",
