@@ -33,7 +33,7 @@ if [[ ${1:-} == --down ]]; then
     exit 0
 fi
 
-# 1. Packages (about 30 s on a fresh machine). MariaDB holds the accounting database that
+# 1. Packages (15-30 s on a fresh machine). MariaDB holds the accounting database that
 #    `sacct` reads; submitit asks sacct for the state of jobs that have not written a result.
 PACKAGES="slurmctld slurmd slurmdbd slurm-client munge mariadb-server"
 if ! dpkg -s $PACKAGES >/dev/null 2>&1; then
