@@ -14,10 +14,12 @@ import subprocess
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from omegaconf import DictConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parent
 UNKNOWN = "unknown"
@@ -88,6 +90,8 @@ def load_results(folder: str | Path) -> pd.DataFrame:
     """One row per result file below `folder`: the config flattened into dotted columns
     (`method.options.maxfun`), the outcome beside it (`fun`, `x`, `nfev`, ...), provenance
     as `provenance.*` and the file as `path`. Unreadable files are skipped with a warning."""
+    import pandas as pd  # here, not at the top: every job imports this module, few need pandas
+
     rows = []
     for path in sorted(Path(folder).rglob("*.pickle")):
         try:
