@@ -23,7 +23,7 @@ OWN_TEST = {"benchmark.py": "tests/test_benchmark.py"}
 def readme_commands() -> list[list[str]]:
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", README, re.S):
-        for line in block.splitlines():
+        for line in block.replace("\\\n", " ").splitlines():
             if line.startswith("python "):
                 words = shlex.split(line, comments=True)
                 if not any(word in OWN_TEST for word in words):
