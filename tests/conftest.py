@@ -8,9 +8,52 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
 from scipy.optimize import OptimizeResult, minimize, rosen
 
+from hydra_plugins.checked_experiment_sweeper.checked_experiment_sweeper import (
+    CheckedExperimentSweeper,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = ["nelder-mead", "tnc", "lbfgsb"]  # the order of experiment/comparison.yaml
+
+# Each config/method/*.yaml: scipy's options with scipy's defaults (TNC: eta and stepmx ours).
+LBFGSB = {
+    "maxcor": 10,
+    "ftol": 2.220446049250313e-09,
+    "gtol": 1e-05,
+    "eps": 1e-08,
+    "maxfun": 15000,
+    "maxiter": 15000,
+    "maxls": 20,
+    "finite_diff_rel_step": None,
+}
+NELDER_MEAD = {
+    "maxiter": None,
+    "maxfev": None,
+    "xatol": 0.0001,
+    "fatol": 0.0001,
+    "adaptive": False,
+    "initial_simplex": None,
+}
+TNC = {
+    "eta": 0.2,
+    "stepmx": 5.0,
+    "maxCGit": -1,
+    "maxfun": None,
+    "eps": 1e-08,
+    "accuracy": 0,
+    "minfev": 0,
+    "ftol": -1,
+    "xtol": -1,
+    "gtol": -1,
+    "rescale": -1,
+    "offset": None,
+    "scale": None,
+    "finite_diff_rel_step": None,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +76,28 @@ def into(tmp_path: Path) -> list[str]:
         f"hydra.run.dir={tmp_path}/outputs",
         f"hydra.sweep.dir={tmp_path}/multirun",
     ]
+
+
+def composed(
+    config_dir: str, name: str = "task", overrides: list[str] = (), hydra: bool = False
+) -> DictConfig:
+    """Config `name` of ROOT/`config_dir`, through Hydra's compose API."""
+    with initialize_config_dir(config_dir=str(ROOT / config_dir)):
+        return compose(name, overrides=list(overrides), return_hydra_config=hydra)
+
+
+def resolved(config_dir: str, name: str = "task", overrides: list[str] = ()) -> dict:
+    return OmegaConf.to_container(composed(config_dir, name, overrides), resolve=True)
+
+
+def experiment_sweeper(name: str = "task") -> CheckedExperimentSweeper:
+    """The sweeper that experiment/`name`.yaml configures, ready to expand its jobs."""
+    config = composed("experiment", name, hydra=True)
+    assert config.hydra.sweeper._target_.endswith("CheckedExperimentSweeper")
+    return CheckedExperimentSweeper(
+        max_batch_size=config.hydra.sweeper.max_batch_size,
+        overrides=OmegaConf.to_container(config.hydra.sweeper.overrides),
+    )
 
 
 def last_line(text: str) -> str:

@@ -6,67 +6,35 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import plot
 import task
 import utils
-from conftest import ROOT, direct_minimize, into, run
-from hydra_plugins.checked_experiment_sweeper.checked_experiment_sweeper import (
-    CheckedExperimentSweeper,
+from conftest import (
+    SETTINGS,
+    TNC,
+    composed,
+    direct_minimize,
+    experiment_sweeper,
+    into,
+    resolved,
+    run,
 )
 
-SETTINGS = ["nelder-mead", "tnc", "lbfgsb"]
 MAXFUNS = range(10, 151, 10)
 SEEDS = range(5)
 
 
-def composed(name: str, overrides: list[str], hydra: bool = False):
-    with initialize_config_dir(config_dir=str(ROOT / "experiment")):
-        return compose(name, overrides=overrides, return_hydra_config=hydra)
-
-
-def resolved(name: str, overrides: list[str]) -> dict:
-    return OmegaConf.to_container(composed(name, overrides), resolve=True)
-
-
-def sweeper(name: str) -> CheckedExperimentSweeper:
-    config = composed(name, [], hydra=True)
-    assert config.hydra.sweeper._target_.endswith("CheckedExperimentSweeper")
-    return CheckedExperimentSweeper(
-        max_batch_size=config.hydra.sweeper.max_batch_size,
-        overrides=OmegaConf.to_container(config.hydra.sweeper.overrides),
-    )
-
-
 def test_seeds_config_of_one_job() -> None:
-    assert resolved("seeds", ["settings=tnc", "maxfun=30", "seed=3"]) == {
+    assert resolved("experiment", "seeds", ["settings=tnc", "maxfun=30", "seed=3"]) == {
         "x0": None,
         "dim": 2,
         "seed": 3,
         "jac": None,
         "maxfun": 30,
         "output": {"dir": "results/seeds", "name": "TNC-maxfun30-seed3", "resume": True},
-        "method": {
-            "name": "TNC",
-            "options": {
-                "eta": 0.5,
-                "stepmx": 5.0,
-                "maxCGit": -1,
-                "maxfun": 30,
-                "eps": 1e-08,
-                "accuracy": 0,
-                "minfev": 0,
-                "ftol": -1,
-                "xtol": -1,
-                "gtol": -1,
-                "rescale": -1,
-                "offset": None,
-                "scale": None,
-                "finite_diff_rel_step": None,
-            },
-        },
+        "method": {"name": "TNC", "options": {**TNC, "maxfun": 30, "eta": 0.5}},
     }
 
 
@@ -74,7 +42,7 @@ def test_seeds_config_of_one_job() -> None:
 def test_seeds_differs_from_the_paper_only_in_start_point_and_output(settings: str) -> None:
     """Both experiments build on experiment/comparison.yaml; seeds.yaml changes only these."""
     job = [f"settings={settings}", "maxfun=70", "seed=2"]
-    seeds, paper = resolved("seeds", job), resolved("task", job)
+    seeds, paper = resolved("experiment", "seeds", job), resolved("experiment", "task", job)
     assert paper["x0"] == [-0.5, -0.5] and seeds["x0"] is None
     ignore = {"x0", "output"}
     assert {k: v for k, v in seeds.items() if k not in ignore} == {
@@ -84,8 +52,8 @@ def test_seeds_differs_from_the_paper_only_in_start_point_and_output(settings: s
 
 
 def test_seeds_sweeps_the_papers_settings_and_budgets() -> None:
-    paper = composed("task", [], hydra=True).hydra.sweeper
-    seeds = composed("seeds", [], hydra=True).hydra.sweeper
+    paper = composed("experiment", "task", hydra=True).hydra.sweeper
+    seeds = composed("experiment", "seeds", hydra=True).hydra.sweeper
     assert OmegaConf.to_container(seeds.overrides) == {
         **OmegaConf.to_container(paper.overrides),
         "seed": "range(0, 5)",
@@ -94,7 +62,7 @@ def test_seeds_sweeps_the_papers_settings_and_budgets() -> None:
 
 
 def test_seeds_expands_to_settings_x_maxfun_x_seed() -> None:
-    jobs = sweeper("seeds").generate_jobs([])
+    jobs = experiment_sweeper("seeds").generate_jobs([])
     assert jobs == [
         (f"settings={settings}", f"maxfun={maxfun}", f"seed={seed}")
         for settings in SETTINGS
@@ -104,7 +72,7 @@ def test_seeds_expands_to_settings_x_maxfun_x_seed() -> None:
 
 
 def test_command_line_narrows_the_seeds() -> None:
-    jobs = sweeper("seeds").generate_jobs(["seed=0,1", "maxfun=10"])
+    jobs = experiment_sweeper("seeds").generate_jobs(["seed=0,1", "maxfun=10"])
     assert sorted(map(sorted, jobs)) == sorted(
         sorted([f"settings={s}", "maxfun=10", f"seed={seed}"]) for s in SETTINGS for seed in (0, 1)
     )

@@ -9,21 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 import task
 import utils
-from conftest import ROOT, direct_minimize
+from conftest import composed, direct_minimize, resolved
 
 
 def experiment_config(*overrides: str) -> DictConfig:
-    with initialize_config_dir(config_dir=str(ROOT / "experiment")):
-        return compose("task", overrides=list(overrides))
+    return composed("experiment", overrides=overrides)
 
 
-def resolved(*overrides: str) -> dict:
-    return OmegaConf.to_container(experiment_config(*overrides), resolve=True)
+def experiment_resolved(*overrides: str) -> dict:
+    return resolved("experiment", overrides=overrides)
 
 
 def test_start_point_comes_from_the_seed() -> None:
@@ -71,14 +69,15 @@ def test_option_unknown_to_scipy_is_refused() -> None:
 
 
 def test_result_path_names_the_config() -> None:
-    a = utils.result_path(resolved("settings=tnc", "maxfun=10"))
-    assert a == utils.result_path(resolved("settings=tnc", "maxfun=10"))
+    a = utils.result_path(experiment_resolved("settings=tnc", "maxfun=10"))
+    assert a == utils.result_path(experiment_resolved("settings=tnc", "maxfun=10"))
     assert a.parent == Path("results/paper") and a.name.startswith("TNC-maxfun10-")
     # Options that the file name does not show still give distinct files ...
-    b = utils.result_path(resolved("settings=tnc", "maxfun=10", "method.options.maxCGit=5"))
+    maxcgit = experiment_resolved("settings=tnc", "maxfun=10", "method.options.maxCGit=5")
+    b = utils.result_path(maxcgit)
     assert b != a and b.name.startswith("TNC-maxfun10-")
     # ... while where and how results are written is not part of a run's identity.
-    c = utils.result_path(resolved("settings=tnc", "maxfun=10", "output.resume=false"))
+    c = utils.result_path(experiment_resolved("settings=tnc", "maxfun=10", "output.resume=false"))
     assert c == a
 
 
