@@ -58,15 +58,15 @@ class SweepFailed(CompactHydraException):
     """Some jobs of a sweep failed; the others ran to the end."""
 
 
-Variant = tuple[tuple[str, str], ...]
-
-
-def variant(overrides: Sequence[Override], sensitive: set[str]) -> Variant:
+def variant(overrides: Sequence[Override], sensitive: set[str]) -> tuple[tuple[str, str], ...]:
     """What composition can tell apart about a job: each override's key, and its value only
     where the value can change the outcome of composition. Values matter for config-group
     choices and typed (structured-config) keys, which the caller marks `sensitive`, and for
     deletions, dicts (merged key by key) and interpolations. Elsewhere an untyped YAML node
-    accepts any value, so the value's type stands in for the value."""
+    accepts any value, so the value's type stands in for the value.
+
+    (The return type has no module-level alias: Hydra's plugin scan takes a `tuple[...]` alias
+    for a class, and fails on it on Python 3.10.)"""
     parts = []
     for o in overrides:
         value = o.value()
@@ -123,7 +123,7 @@ class CheckedExperimentSweeper(ExperimentSweeper):
         jobs = [(list(overrides), parser.parse_overrides(list(overrides))) for overrides in batch]
         # Config groups of the primary config; groups chosen inside them show up on the way.
         sensitive = {choice.split("@")[0] for choice in self.config.hydra.runtime.choices}
-        checked: set[Variant] = set()
+        checked: set[tuple[tuple[str, str], ...]] = set()
         while True:
             pending = {}
             for overrides, parsed in jobs:
