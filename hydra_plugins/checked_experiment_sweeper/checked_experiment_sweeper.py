@@ -187,7 +187,10 @@ class CheckedExperimentSweeper(ExperimentSweeper):
                 try:
                     _ = ret.return_value  # raises the job's error
                 except Exception as e:  # noqa: BLE001 - every job's error is reported
-                    failures.append(f"#{job_idx} [{' '.join(overrides)}]: {type(e).__name__}: {e}")
+                    first_line = next(iter(str(e).splitlines()), "")  # the whole error is logged
+                    failures.append(
+                        f"#{job_idx} [{' '.join(overrides)}]: {type(e).__name__}: {first_line}"
+                    )
                     log.error(f"Job #{job_idx} failed: {' '.join(overrides)}", exc_info=e)
                 else:
                     result_started = _job_result_started(ret)
