@@ -15,6 +15,7 @@ from scipy.optimize import OptimizeResult, minimize, rosen
 from hydra_plugins.checked_experiment_sweeper.checked_experiment_sweeper import (
     CheckedExperimentSweeper,
 )
+from hydra_plugins.checked_slurm_launcher.checked_slurm_launcher import slurm_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ["nelder-mead", "tnc", "lbfgsb"]  # the order of experiment/comparison.yaml
@@ -54,6 +55,13 @@ TNC = {
     "scale": None,
     "finite_diff_rel_step": None,
 }
+
+
+# Why SLURM jobs cannot run here (None when a controller answers), as the launcher checks it.
+NO_SLURM = slurm_problem()
+needs_slurm = pytest.mark.skipif(
+    NO_SLURM is not None, reason=f"{NO_SLURM}; start one with scripts/slurm-up.sh"
+)
 
 
 @pytest.fixture(autouse=True)

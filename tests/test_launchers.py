@@ -15,29 +15,13 @@ import numpy as np
 import pytest
 
 import utils
-from conftest import ROOT, into, last_line, run
+from conftest import ROOT, into, last_line, needs_slurm, run
 
 pytestmark = pytest.mark.slow
 
 EXPERIMENT = ["task.py", "-cp", "experiment", "-m"]
 JOBS = 45
 NO_SLURM_MESSAGE = "Error: hydra/launcher=slurm needs a SLURM cluster: "
-
-
-def slurm_answers() -> bool:
-    if shutil.which("scontrol") is None:
-        return False
-    try:
-        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return ping.returncode == 0 and " is UP" in ping.stdout
-
-
-needs_slurm = pytest.mark.skipif(
-    not slurm_answers(),
-    reason="no SLURM controller answers `scontrol ping`; start one with scripts/slurm-up.sh",
-)
 
 
 def outcomes(folder: Path) -> dict[tuple[str, int], tuple[float, list[float]]]:

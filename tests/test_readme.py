@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 import utils
-from conftest import ROOT, run
+from conftest import NO_SLURM, ROOT, run
+from project_copy import copy_project
 
 pytestmark = pytest.mark.slow
 README = (ROOT / "README.md").read_text()
@@ -31,28 +30,13 @@ def readme_commands() -> list[list[str]]:
     return commands
 
 
-def slurm_answers() -> bool:
-    if shutil.which("scontrol") is None:
-        return False
-    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=10)
-    return "UP" in ping.stdout
-
-
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Each command's output, from a copy of the repository's files (results excluded)."""
-    copy = tmp_path_factory.mktemp("clone")
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    for name in files:
-        if (ROOT / name).is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, copy / name)
+    copy = copy_project(tmp_path_factory.mktemp("clone"))
     seen = {}
     for args in readme_commands():
-        if "hydra/launcher=slurm" in args and not slurm_answers():
+        if "hydra/launcher=slurm" in args and NO_SLURM is not None:
             continue
         proc = run(*args, cwd=copy)
         assert proc.returncode == 0, f"python {shlex.join(args)}\n{proc.stderr}"

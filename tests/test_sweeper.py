@@ -3,8 +3,6 @@ full check (composing every job) refuses, before any job runs, with every launch
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext
 from omegaconf import OmegaConf
 
-from conftest import ROOT, into, last_line, run
+from conftest import ROOT, into, last_line, needs_slurm, run
 from hydra_plugins.checked_experiment_sweeper.checked_experiment_sweeper import (
     CheckedExperimentSweeper,
     variant,
@@ -101,19 +99,10 @@ def test_missing_interpolation_is_refused_too(sweeper: CheckedExperimentSweeper)
     )
 
 
-def slurm_answers() -> bool:
-    if shutil.which("scontrol") is None:
-        return False
-    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=10)
-    return "UP" in ping.stdout
-
-
 LAUNCHERS = [
     "basic",
     "parallel",
-    pytest.param(
-        "slurm", marks=pytest.mark.skipif(not slurm_answers(), reason="no SLURM controller")
-    ),
+    pytest.param("slurm", marks=needs_slurm),
 ]
 REFUSED = [
     (["settings=tnc,bogus"], "Error: unknown settings 'bogus': valid choices are "),

@@ -93,8 +93,13 @@ def _is_typed(config: DictConfig, key: str) -> bool:
     return False
 
 
+def config_groups(config: DictConfig) -> set[str]:
+    """The config groups that `config` chose an option of (`settings`, `hydra/launcher`)."""
+    return {choice.split("@")[0] for choice in config.hydra.runtime.choices}
+
+
 def value_sensitive_keys(config: DictConfig, overrides: Sequence[Override]) -> set[str]:
-    groups = {choice.split("@")[0] for choice in config.hydra.runtime.choices}
+    groups = config_groups(config)
     return {
         o.key_or_group
         for o in overrides
@@ -122,7 +127,7 @@ class CheckedExperimentSweeper(ExperimentSweeper):
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         jobs = [(list(overrides), parser.parse_overrides(list(overrides))) for overrides in batch]
         # Config groups of the primary config; groups chosen inside them show up on the way.
-        sensitive = {choice.split("@")[0] for choice in self.config.hydra.runtime.choices}
+        sensitive = config_groups(self.config)
         checked: set[tuple[tuple[str, str], ...]] = set()
         while True:
             pending = {}
