@@ -15,7 +15,7 @@ from scipy.optimize import OptimizeResult, minimize, rosen
 from hydra_plugins.checked_experiment_sweeper.checked_experiment_sweeper import (
     CheckedExperimentSweeper,
 )
-from hydra_plugins.checked_slurm_launcher.checked_slurm_launcher import slurm_problem
+from hydra_plugins.slurm_launcher.cluster import slurm_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ["nelder-mead", "tnc", "lbfgsb"]  # the order of experiment/comparison.yaml
