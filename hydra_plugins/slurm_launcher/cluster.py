@@ -82,6 +82,13 @@ class Ending:
     def completed(self) -> bool:
         return self.kind == "completed"
 
+    @property
+    def phrase(self) -> str:
+        """What happened to the job, as in "SLURM job 12_3 <phrase>"."""
+        if self.kind in PHRASES:
+            return PHRASES[self.kind]
+        return f"ended with {self.kind}" if self.kind.startswith("exit") else f"was {self.kind}"
+
 
 # sacct's and scontrol's job states, in the words a failure report uses.
 STATE_KINDS = {
@@ -92,6 +99,16 @@ STATE_KINDS = {
     "PREEMPTED": "preempted",
     "BOOT_FAIL": "node boot failure",
     "DEADLINE": "deadline reached",
+}
+PHRASES = {
+    "cancelled": "was cancelled",
+    "timeout": "reached its time limit",
+    "out of memory": "ran out of memory",
+    "node failure": "was lost with its node",
+    "preempted": "was preempted",
+    "node boot failure": "did not start: its node failed to boot",
+    "deadline reached": "reached its deadline",
+    "completed": "ended normally but left no result",
 }
 # What slurmstepd writes into a job's stderr when it stops the job.
 STDERR_KINDS = [
@@ -118,6 +135,11 @@ def _kind(state: str, exit_code: str) -> str:
     return f"exit code {code or '?'}"
 
 
+def _state(state: str, exit_code: str) -> str:
+    """`TIMEOUT`, or `FAILED, exit code 1:0` when the exit code says more."""
+    return state if exit_code in ("", "0:0") else f"{state}, exit code {exit_code}"
+
+
 def _from_sacct(job_id: str) -> Ending | None:
     shown = _run(["sacct", "--noheader", "--parsable2", "-X", "-j", job_id, "-o", "State,ExitCode"])
     if shown is None or shown.returncode != 0 or not shown.stdout.strip():
@@ -125,7 +147,7 @@ def _from_sacct(job_id: str) -> Ending | None:
     state, _, exit_code = shown.stdout.strip().splitlines()[0].partition("|")
     if state.split()[0] in STILL_ACTIVE:  # accounting has not caught up yet
         return None
-    return Ending(_kind(state, exit_code), f"sacct: {state}, exit code {exit_code}")
+    return Ending(_kind(state, exit_code), f"sacct: {_state(state, exit_code)}")
 
 
 def _from_stderr(stderr: Path) -> Ending | None:
@@ -148,8 +170,8 @@ def _from_scontrol(job_id: str) -> Ending | None:
     code = re.search(r"\bExitCode=(\S+)", shown.stdout)
     if state is None or state.group(1) in STILL_ACTIVE:
         return None
-    exit_code = code.group(1) if code else ""
-    return Ending(_kind(state.group(1), exit_code), f"scontrol: {state.group(1)}, {exit_code}")
+    job_state, exit_code = state.group(1), code.group(1) if code else ""
+    return Ending(_kind(job_state, exit_code), f"scontrol: {_state(job_state, exit_code)}")
 
 
 def ending(job_id: str, stderr: Path) -> Ending | None:

@@ -92,6 +92,10 @@ def packs(jobs: list[Any], per_pack: int) -> list[list[Any]]:
     return out
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def return_file(folder: Path, idx: int) -> Path:
     return folder / f"job-{idx}.pickle"
 
@@ -165,8 +169,8 @@ class Counts:
     def line(self, total: int, elements: int) -> str:
         return (
             f"SLURM sweep: {self.finished} finished, {self.running} running, "
-            f"{self.pending} pending, {self.failed} failed (of {total} jobs in "
-            f"{elements} SLURM jobs)"
+            f"{self.pending} pending, {self.failed} failed (of {plural(total, 'job')} in "
+            f"{plural(elements, 'SLURM job')})"
         )
 
 
@@ -228,9 +232,9 @@ class PackedSlurmLauncher(SlurmLauncher):
         stamp = time.strftime("%Y%m%d-%H%M%S-")
         returns = Path(tempfile.mkdtemp(prefix=stamp, dir=sweep_dir / ".slurm"))
         log.info(
-            f"Submitting {len(jobs)} jobs as {len(grouped)} SLURM jobs of up to "
-            f"{self.jobs_per_task} (jobs_per_task) in {len(arrays)} array"
-            f"{'s' if len(arrays) > 1 else ''} (MaxArraySize={max_array})"
+            f"Submitting {plural(len(jobs), 'job')} as {plural(len(grouped), 'SLURM job')} of "
+            f"up to {self.jobs_per_task} (jobs_per_task) in {plural(len(arrays), 'array')} "
+            f"(MaxArraySize={max_array})"
         )
         executor = self._executor()
         state = Singleton.get_state()
@@ -249,9 +253,11 @@ class PackedSlurmLauncher(SlurmLauncher):
             for slurm_job, pack in zip(submitted, array, strict=True):
                 elements.append(Element(slurm_job.job_id, pack, Path(slurm_job.paths.stderr)))
         if elements:
-            first, last = elements[0].slurm_id, elements[-1].slurm_id
+            ids = f"job {elements[0].slurm_id}"
+            if len(elements) > 1:
+                ids = f"jobs {elements[0].slurm_id} .. {elements[-1].slurm_id}"
             logs = str(executor.folder).replace("%j", "<SLURM job id>")
-            log.info(f"Submitted SLURM jobs {first} .. {last}; their logs: {logs}")
+            log.info(f"Submitted SLURM {ids}; logs in {logs}")
         done = wait_for(elements, returns, len(jobs), len(unsubmitted))
         results = []
         for idx, overrides in jobs:
@@ -280,17 +286,21 @@ def _load(path: Path) -> JobReturn | BaseException:
     return ret
 
 
-def _lost_error(element: Element, ending: cluster.Ending | None) -> SlurmJobLost:
+def lost(element: Element, ending: cluster.Ending | None) -> tuple[str, SlurmJobLost]:
+    """A log line naming the jobs of `element` that it did not finish, and the error each of
+    them fails with."""
     if ending is None:
-        kind, how = "unknown", "left the queue (neither sacct, its stderr nor scontrol say why)"
-    elif ending.completed:
-        kind, how = "no result", f"ended normally ({ending.evidence}) but left no result"
+        kind, phrase = "lost", "left the queue (neither sacct, its stderr nor scontrol say why)"
+        evidence = ""
     else:
-        kind, how = ending.kind, f"ended ({ending.evidence})"
-    return SlurmJobLost(
-        f"{kind}: SLURM job {element.slurm_id} {how} before this job finished; "
-        f"log: {element.stderr}"
+        kind, phrase, evidence = ending.kind, ending.phrase, f" ({ending.evidence})"
+    if ending is not None and ending.completed:
+        kind = "no result"
+    where = f"log: {element.stderr}"
+    error = SlurmJobLost(
+        f"{kind}: SLURM job {element.slurm_id} {phrase} before this job finished{evidence}; {where}"
     )
+    return f"SLURM job {element.slurm_id} {phrase}{evidence}; {where}", error
 
 
 def wait_for(
@@ -336,8 +346,9 @@ def wait_for(
                 if ending is not None and ending.completed and not settled:
                     still.append(element)  # its files may not be visible here yet
                     continue
-                error = _lost_error(element, ending)
-                log.error(f"{len(missing)} jobs lost: {error}")
+                line, error = lost(element, ending)
+                numbers = ", ".join(f"#{idx}" for idx in missing)
+                log.error(f"{line}: lost {plural(len(missing), 'job')} ({numbers})")
                 for idx in missing:
                     done[idx] = error
                 continue
