@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PING_TIMEOUT_S = 5
+ACCOUNTING_LAG_S = 10  # how long sacct may lag behind squeue before it is not waited for
 COMMAND_TIMEOUT_S = 30
 DEFAULT_MAX_ARRAY_SIZE = 1001  # SLURM's default, used when the config does not say
 
@@ -90,6 +91,8 @@ class Ending:
         return f"ended with {self.kind}" if self.kind.startswith("exit") else f"was {self.kind}"
 
 
+BEHIND = Ending("behind", "sacct still lists the job as queued or running")
+
 # sacct's and scontrol's job states, in the words a failure report uses.
 STATE_KINDS = {
     "CANCELLED": "cancelled",
@@ -146,7 +149,7 @@ def _from_sacct(job_id: str) -> Ending | None:
         return None
     state, _, exit_code = shown.stdout.strip().splitlines()[0].partition("|")
     if state.split()[0] in STILL_ACTIVE:  # accounting has not caught up yet
-        return None
+        return BEHIND
     return Ending(_kind(state, exit_code), f"sacct: {_state(state, exit_code)}")
 
 
@@ -174,8 +177,14 @@ def _from_scontrol(job_id: str) -> Ending | None:
     return Ending(_kind(job_state, exit_code), f"scontrol: {_state(job_state, exit_code)}")
 
 
-def ending(job_id: str, stderr: Path) -> Ending | None:
+def ending(job_id: str, stderr: Path, patient: bool) -> Ending | None:
     """Why the SLURM job `job_id` (no longer queued) ended: from accounting (sacct) if the
     cluster keeps it, else from what slurmstepd wrote into the job's stderr, else from the
-    controller's memory of recent jobs (scontrol). None if nothing tells."""
-    return _from_sacct(job_id) or _from_stderr(stderr) or _from_scontrol(job_id)
+    controller's memory of recent jobs (scontrol). None if nothing tells. If accounting has
+    not recorded the job's end yet, and `patient`, returns BEHIND: ask again later."""
+    accounted = _from_sacct(job_id)
+    if accounted is BEHIND and patient:
+        return BEHIND
+    if accounted is not None and accounted is not BEHIND:
+        return accounted
+    return _from_stderr(stderr) or _from_scontrol(job_id)

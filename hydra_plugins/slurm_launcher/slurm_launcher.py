@@ -342,9 +342,10 @@ def wait_for(
                     element.gone_at = now
             settled = now - (element.gone_at or now) > SETTLE_S
             if element.gone_at is not None and (states is not None or settled):
-                ending = cluster.ending(element.slurm_id, element.stderr)
-                if ending is not None and ending.completed and not settled:
-                    still.append(element)  # its files may not be visible here yet
+                patient = now - element.gone_at < cluster.ACCOUNTING_LAG_S
+                ending = cluster.ending(element.slurm_id, element.stderr, patient)
+                if ending is cluster.BEHIND or (ending and ending.completed and not settled):
+                    still.append(element)  # accounting, or the files, not caught up yet
                     continue
                 line, error = lost(element, ending)
                 numbers = ", ".join(f"#{idx}" for idx in missing)
