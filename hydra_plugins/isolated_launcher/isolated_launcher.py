@@ -1,9 +1,10 @@
 """Hydra's local launcher, with each job in a child process of its own.
 
-config/hydra/launcher/sequential.yaml (one job at a time, the default) and parallel.yaml
-(one job per CPU core) select it. Jobs run as with Hydra's basic launcher, but in a forked
-child of the sweep's process: a job that kills its process (a segfault, `os._exit`, the
-out-of-memory killer) is reported as a failed job, and every other job still runs.
+`hydra/launcher=sequential` (one job at a time; the project's default) and
+`hydra/launcher=parallel` (one job per CPU core; `hydra.launcher.n_jobs=4` for four) select
+it. Jobs run as with Hydra's basic launcher, but each in a forked child of the sweep's
+process: a job that kills its process (a segfault, `os._exit`, the out-of-memory killer) is
+reported as a failed job, and every other job still runs.
 """
 
 from __future__ import annotations
@@ -39,9 +40,13 @@ class IsolatedLauncherConf:
     n_jobs: int = 1  # jobs at a time; -1: one per CPU core
 
 
-ConfigStore.instance().store(
-    group="hydra/launcher", name="isolated", node=IsolatedLauncherConf, provider="isolated"
-)
+for name, n_jobs in [("sequential", 1), ("parallel", -1)]:
+    ConfigStore.instance().store(
+        group="hydra/launcher",
+        name=name,
+        node=IsolatedLauncherConf(n_jobs=n_jobs),
+        provider="isolated_launcher",
+    )
 
 
 def workers(n_jobs: int) -> int:
