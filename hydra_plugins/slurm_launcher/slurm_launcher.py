@@ -258,7 +258,15 @@ class PackedSlurmLauncher(SlurmLauncher):
                 ids = f"jobs {elements[0].slurm_id} .. {elements[-1].slurm_id}"
             logs = str(executor.folder).replace("%j", "<SLURM job id>")
             log.info(f"Submitted SLURM {ids}; logs in {logs}")
-        done = wait_for(elements, returns, len(jobs), len(unsubmitted))
+        try:
+            done = wait_for(elements, returns, len(jobs), len(unsubmitted))
+        except KeyboardInterrupt:
+            arrays_ids = sorted({element.slurm_id.split("_")[0] for element in elements})
+            log.error(
+                "Interrupted: the SLURM jobs keep running; to stop them: "
+                f"scancel {' '.join(arrays_ids)}"
+            )
+            raise
         results = []
         for idx, overrides in jobs:
             if idx in unsubmitted:
