@@ -1,7 +1,7 @@
 """SLURM sweeps beside the local sequential sweep of the same jobs; prints a Markdown table.
 
-    python -m benchmarks.slurm               # about 15 minutes on 2 cores
-    python -m benchmarks.slurm --repeats 1 --big 500
+    python -m benchmarks.slurm               # about 25 minutes on a quiet 2-core machine
+    python -m benchmarks.slurm --repeats 1 --big 200
 
 Needs the one-node cluster of scripts/slurm-up.sh (as root): the benchmark sets it to SLURM's
 default scheduler settings (`--default-scheduler`), then to the script's tuned ones, and leaves
@@ -52,12 +52,10 @@ def slurm_up(*options: str) -> None:
     )
 
 
-def slurm_jobs(sweep_dir: Path) -> int:
-    """SLURM jobs a sweep submitted: one log folder each (`123_4`, or `123` for a lone job)."""
-    folder = sweep_dir / ".submitit"
-    if not folder.exists():
-        return 0
-    return sum(bool(re.fullmatch(r"\d+(_\d+)?", p.name)) for p in folder.iterdir())
+def slurm_jobs(log: str) -> int | None:
+    """SLURM jobs a sweep submitted, as its launcher says ("Submitting 45 jobs as 5 SLURM jobs")."""
+    found = re.search(r"Submitting \d+ jobs? as (\d+) SLURM jobs?", log)
+    return int(found.group(1)) if found else None
 
 
 def outcomes(folder: Path) -> dict[str, tuple[float, list[float]]]:
@@ -68,7 +66,7 @@ def outcomes(folder: Path) -> dict[str, tuple[float, list[float]]]:
     }
 
 
-def timed(command: list[str], out: Path) -> float:
+def timed(command: list[str], out: Path) -> tuple[float, str]:
     args = [
         sys.executable,
         *command,
@@ -81,7 +79,7 @@ def timed(command: list[str], out: Path) -> float:
     seconds = time.perf_counter() - tic
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(args)}\n{proc.stderr[-2000:]}")
-    return seconds
+    return seconds, proc.stdout
 
 
 def measure(
@@ -90,12 +88,12 @@ def measure(
     """Run each variant `repeats` times, interleaved; the first variant is the local one whose
     results the others must reproduce."""
     for i in range(repeats):
-        for v in variants:
-            out = tmp / f"{label}-{v.name}-{i}".replace(" ", "_").replace("=", "")
-            v.seconds.append(timed([*command, *v.launcher], out))
-            if v.launcher[0] == "hydra/launcher=slurm":
-                v.slurm_jobs = slurm_jobs(out / "multirun")
-            reference = tmp / f"{label}-{variants[0].name}-0".replace(" ", "_").replace("=", "")
+        for j, v in enumerate(variants):
+            out = tmp / f"{label}-{j}-{i}"
+            seconds, log = timed([*command, *v.launcher], out)
+            v.seconds.append(seconds)
+            v.slurm_jobs = slurm_jobs(log)
+            reference = tmp / f"{label}-0-0"
             if v is not variants[0] and v.same is not False:
                 v.same = outcomes(out / "results") == outcomes(reference / "results")
             print(f"  {label}, {v.name}: {v.seconds[-1]:.1f} s", file=sys.stderr)
@@ -124,7 +122,7 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each 45-job variant")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each 45-job variant")
     parser.add_argument("--big", type=int, default=2000, help="jobs of the large sweep")
     args = parser.parse_args(argv)
 
@@ -137,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="benchmark-slurm-") as name:
         tmp = Path(name)
         try:
+            slurm_up("--default-scheduler")
+            variants = [
+                Variant("local sequential", ["hydra/launcher=sequential"]),
+                Variant("SLURM, jobs_per_task=10 (default)", slurm),
+            ]
+            measure(tiny(args.big), variants, 1, tmp, "big")
+            table += rows(f"tiny, {args.big} jobs", "SLURM's default", variants)
+            print("\n".join(table), file=sys.stderr)
             for scheduler, options in (("SLURM's default", ["--default-scheduler"]), ("tuned", [])):
                 slurm_up(*options)
                 variants = [
@@ -147,14 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 label = f"paper-{options[0][2:] if options else 'tuned'}"
                 measure(PAPER, variants, args.repeats, tmp, label)
                 table += rows("paper, 45 jobs", scheduler, variants)
-            slurm_up("--default-scheduler")
-            variants = [
-                Variant("local sequential", ["hydra/launcher=sequential"]),
-                Variant("SLURM, jobs_per_task=10 (default)", slurm),
-                Variant("SLURM, jobs_per_task=100", [*slurm, "hydra.launcher.jobs_per_task=100"]),
-            ]
-            measure(tiny(args.big), variants, 1, tmp, "big")
-            table += rows(f"tiny, {args.big} jobs", "SLURM's default", variants)
+                print("\n".join(table), file=sys.stderr)
         finally:
             slurm_up()
     print(f"Machine: {machine()}\n")
