@@ -134,16 +134,21 @@ def run_pack(pack: Pack) -> int:
     if "SLURM_ARRAY_TASK_ID" in os.environ:
         slurm_id += f"_{os.environ['SLURM_ARRAY_TASK_ID']}"
     for idx, overrides in pack.jobs:
-        config = launcher.hydra_context.config_loader.load_sweep_config(
-            launcher.config, list(overrides)
-        )
-        with open_dict(config):
-            config.hydra.job.id = slurm_id
-            config.hydra.job.num = idx
         try:
-            ret = run_isolated(launcher.job(config))
-        except Exception as error:  # noqa: BLE001 - the job's death is its failure, not ours
-            ret = failed_return(config, list(overrides), error)
+            config = launcher.hydra_context.config_loader.load_sweep_config(
+                launcher.config, list(overrides)
+            )
+        except Exception as error:  # noqa: BLE001 - this job's failure, not the pack's
+            ret = JobReturn(overrides=list(overrides), status=JobStatus.FAILED)
+            ret.return_value = error
+        else:
+            with open_dict(config):
+                config.hydra.job.id = slurm_id
+                config.hydra.job.num = idx
+            try:
+                ret = run_isolated(launcher.job(config))
+            except Exception as error:  # noqa: BLE001 - the job's death is its failure
+                ret = failed_return(config, list(overrides), error)
         _save(return_file(Path(pack.returns), idx), ret)
     return len(pack.jobs)
 
