@@ -1,15 +1,30 @@
-"""Draw the paper's figure from result files, or the Rosenbrock landscape.
+"""Draw result files as curves: one column against another, one curve per value of a third.
 
-python plot.py                                    # results/paper -> figures/results.png
+python plot.py                                   # results/paper -> figures/results.png
+python plot.py --x nfev                          # -> figures/results-nfev.png
 python plot.py results/seeds -o figures/seeds.png
-python plot.py --rosenbrock                       # -> figures/rosenbrock.png
+python plot.py --rosenbrock                      # paths of results/paper -> figures/rosenbrock.png
+
+A column is a config value, flattened with dots (maxfun, method.name, method.options.eta), or
+an outcome value (fun, nfev, nit, ...). A curve's points are the values of one config column
+(--points; by default --x, or maxfun when --x is an outcome). Runs that differ only in their
+seed are one point: the line is their median, the band their interquartile range. Runs that
+differ in any other config value (output.* aside) are different curves, labelled with the
+values that set them apart. Two runs that differ in nothing but the way a value is written
+(5 against 5.0) or not at all are refused: plot.py aggregates nothing but seeds.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -18,133 +33,508 @@ matplotlib.use("Agg")  # files only, no window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
-from utils import load_results  # noqa: E402
+from utils import read_result  # noqa: E402
 
 MAKE_RESULTS = "python task.py -cp experiment -m"
+DEFAULTS = {"x": "maxfun", "y": "fun", "by": "method.name", "seed": "seed"}
+SCALES = ("auto", "linear", "log")
+# Axis and legend titles for the example's columns; any other column is shown by its name.
+LABELS = {
+    "maxfun": "budget maxfun (maxfev for Nelder-Mead)",
+    "fun": "error f(x)",
+    "nfev": "evaluations of f used (nfev)",
+    "nit": "iterations (nit)",
+    "method.name": "optimizer",
+}
 
 
-# Columns of utils.load_results that are not config values.
-OUTCOME = {"start", "fun", "x", "nfev", "nit", "success", "message", "path"}
-POINT = ["method.name", "maxfun", "seed"]  # an optimizer, a budget and a start point
+class PlotError(ValueError):
+    """A request plot.py cannot draw; its message is one line for the user."""
 
 
-def line_columns(results: pd.DataFrame) -> list[str]:
-    """Config columns that tell curves apart: values that differ between runs of the same
-    optimizer, budget and seed (such as `method.options.maxCGit` after a one-off sweep).
-    Values that follow from the budget (`method.options.maxfev`) never do."""
-    candidates = [
-        c
-        for c in results.columns
-        if c not in OUTCOME and c not in POINT and not c.startswith(("output.", "provenance."))
-    ]
-    values = results[candidates].map(lambda v: tuple(v) if isinstance(v, list) else v)
-    distinct = values.groupby([results[c] for c in POINT if c in results]).nunique(dropna=False)
-    return [c for c in candidates if distinct[c].max() > 1]
+class _Unset:
+    """The value of a key that a run's config does not have (older files lack newer keys)."""
+
+    def __repr__(self) -> str:
+        return "unset"
 
 
-def error_by_budget(results: pd.DataFrame) -> pd.DataFrame:
-    """Median, quartiles and number of runs (seeds) of f(x) per curve and maxfun. A curve is
-    an optimizer, with its distinguishing options in `label` when there are several."""
-    extra = line_columns(results)
-    keys = results[["method.name", *extra, "maxfun"]].map(
-        lambda v: tuple(v) if isinstance(v, list) else v
-    )
-    grouped = results["fun"].groupby([keys[c] for c in keys], dropna=False)
-    summary = pd.DataFrame(
-        {
-            "median": grouped.median(),
-            "q25": grouped.quantile(0.25),
-            "q75": grouped.quantile(0.75),
-            "runs": grouped.size(),
-        }
-    ).reset_index()
-    summary["label"] = [curve_label(row, extra) for _, row in summary.iterrows()]
-    return summary
+UNSET = _Unset()
+NAN = ("nan",)  # the token of a float NaN: equal to itself, unlike NaN
 
 
-def curve_label(row: pd.Series, columns: list[str]) -> str:
-    """`TNC maxCGit=5`: the optimizer and the options that single out its curve."""
-    words = [row["method.name"]]
-    for column in columns:
-        value = row[column]
-        if isinstance(value, tuple) or not pd.isna(value):
-            words.append(
-                f"{column.rsplit('.', 1)[-1]}={value:g}"
-                if isinstance(value, float)
-                else f"{column.rsplit('.', 1)[-1]}={value}"
+# ---------------------------------------------------------------------------------- reading
+@dataclass
+class Runs:
+    """The readable result files of a folder: each run's config and outcome, flattened."""
+
+    folder: Path
+    paths: list[Path]
+    configs: list[dict[str, Any]]
+    outcomes: list[dict[str, Any]]
+
+    def columns(self) -> dict[str, str]:
+        """Every column, config or outcome (an outcome key that is also a config key wins)."""
+        kinds: dict[str, str] = {}
+        for config in self.configs:
+            kinds.update(dict.fromkeys(config.keys() - kinds.keys(), "config"))
+        for outcome in self.outcomes:
+            kinds.update(dict.fromkeys(outcome.keys() - kinds.keys(), "outcome"))
+            kinds.update(dict.fromkeys(outcome.keys() & kinds.keys(), "outcome"))
+        return kinds
+
+    def value(self, i: int, column: str) -> Any:
+        outcome = self.outcomes[i]
+        return outcome[column] if column in outcome else self.configs[i].get(column, UNSET)
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"method": {"name": "TNC"}} -> {"method.name": "TNC"}; lists and arrays stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def read_runs(folder: Path) -> Runs:
+    """Every *.pickle below `folder`, read with utils.read_result. An unreadable or refused
+    file is skipped with one line on stderr that names it. Configs are kept as written, so
+    that a key a file does not have stays apart from a key set to None."""
+    runs = Runs(folder, [], [], [])
+    for path in sorted(Path(folder).rglob("*.pickle")):
+        try:
+            record = read_result(path)
+        except Exception as e:  # noqa: BLE001 - any broken file is reported, not fatal
+            reason = str(e) if str(path) in str(e) else f"{path}: {e!r}"
+            print(
+                f"Warning: skipping unreadable result {reason}".replace("\n", " "), file=sys.stderr
             )
-    return " ".join(words)
+            continue
+        runs.paths.append(path)
+        runs.configs.append(flatten(record["config"]))
+        runs.outcomes.append(flatten(record["result"]))
+    return runs
 
 
-def plot_results(results: pd.DataFrame, out: Path) -> None:
-    """Error against maxfun, one line per curve; with several runs per point (seeds), the
-    line is the median and the band spans the interquartile range."""
-    summary = error_by_budget(results)
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+# -------------------------------------------------------------------------------- analysis
+def token(value: Any) -> Any:
+    """A hashable stand-in for a config value: equal values (5 and 5.0) give equal tokens,
+    True is not 1, None is not unset, and NaN equals NaN."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or value is UNSET:
+        return value
+    if kind is bool or isinstance(value, np.bool_):
+        return ("bool", bool(value))
+    if isinstance(value, Real):
+        return NAN if math.isnan(value) else value
+    if isinstance(value, list | tuple):
+        return ("list", tuple(token(v) for v in value))
+    if isinstance(value, np.ndarray):
+        return ("list", tuple(token(v) for v in value.tolist()))
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((k, token(v)) for k, v in value.items())))
+    return ("other", repr(value))
+
+
+def spelled(value: Any) -> str:
+    """A value as a curve label shows it."""
+    if isinstance(value, float) and not isinstance(value, bool):
+        return f"{value:g}"
+    return str(value)
+
+
+@dataclass
+class Spec:
+    """What to draw: the columns chosen on the command line."""
+
+    x: str = DEFAULTS["x"]
+    y: str = DEFAULTS["y"]
+    by: str = DEFAULTS["by"]
+    points: str | None = None  # None: x if x is a config column, else DEFAULTS["x"]
+    seed: str = DEFAULTS["seed"]
+
+
+def check_columns(runs: Runs, spec: Spec, seed_given: bool) -> Spec:
+    """The spec with `points` filled in; PlotError for a column that does not exist or is of
+    the wrong kind, listing the columns that do."""
+    kinds = runs.columns()
+    listing = ", ".join(sorted(kinds))
+    where = f"the {len(runs.paths)} results in {runs.folder}/"
+    points = spec.points or (spec.x if kinds.get(spec.x) == "config" else DEFAULTS["x"])
+    wanted = [("--x", spec.x), ("--y", spec.y), ("--by", spec.by), ("--points", points)]
+    if seed_given:
+        wanted.append(("--seed-column", spec.seed))
+    for option, column in wanted:
+        if column not in kinds:
+            raise PlotError(f"{option}: no column {column!r} in {where}; columns: {listing}")
+    for option, column in [("--by", spec.by), ("--points", points), ("--seed-column", spec.seed)]:
+        if kinds.get(column) == "outcome":
+            configs = ", ".join(sorted(c for c, k in kinds.items() if k == "config"))
+            raise PlotError(
+                f"{option}: {column!r} is an outcome, not a config value; config columns: {configs}"
+            )
+    return Spec(spec.x, spec.y, spec.by, points, spec.seed)
+
+
+def describe_run(runs: Runs, i: int, spec: Spec) -> str:
+    words = [f"{c}={spelled(runs.value(i, c))}" for c in (spec.by, spec.points, spec.seed)]
+    return ", ".join(words)
+
+
+def difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """The first config key (output.* aside) whose values are written differently."""
+    for key in sorted(a.keys() | b.keys()):
+        if key.startswith("output."):
+            continue
+        va, vb = a.get(key, UNSET), b.get(key, UNSET)
+        if type(va) is not type(vb) or repr(va) != repr(vb):
+            return f"{key} = {va!r} vs {vb!r}"
+    return None
+
+
+def refuse_twins(runs: Runs, i: int, j: int, spec: Spec) -> PlotError:
+    """Two runs of one curve, point and seed: not seeds, and nothing plot.py can tell apart."""
+    written = difference(runs.configs[i], runs.configs[j])
+    how = f"differ only in how a value is written: {written}" if written else "identical configs"
+    return PlotError(
+        f"{runs.paths[i]} and {runs.paths[j]} are one run twice "
+        f"({describe_run(runs, i, spec)}; {how}); plot.py aggregates nothing but seeds: "
+        "keep one of them"
+    )
+
+
+def number(runs: Runs, i: int, column: str, option: str) -> float | None:
+    """The run's value in `column` as a float; None when the run has no such value."""
+    value = runs.value(i, column)
+    if value is UNSET or value is None:
+        return None
+    if isinstance(value, Real | np.bool_):
+        return float(value)
+    raise PlotError(
+        f"{option} {column}: {runs.paths[i]} holds {type(value).__name__} "
+        f"{str(value)[:40]!r}, not a number"
+    )
+
+
+def curve_rows(runs: Runs, spec: Spec) -> pd.DataFrame:
+    """One row per drawable run: its curve's label, point, seed, x and y, and its index `run`
+    in `runs`. Curves are told apart by `by` and by every config value that differs between
+    runs of the same `by` and point (seed and output.* aside)."""
+    drawable, missing = [], defaultdict(list)
+    for i in range(len(runs.paths)):
+        x, y = number(runs, i, spec.x, "--x"), number(runs, i, spec.y, "--y")
+        absent = [c for c, v in ((spec.x, x), (spec.y, y)) if v is None or math.isnan(v)]
+        absent += [c for c in (spec.by, spec.points) if runs.configs[i].get(c) is None]
+        if absent:
+            missing[", ".join(absent)].append(i)
+        else:
+            drawable.append((i, x, y))
+    for columns, skipped in missing.items():
+        print(
+            f"Note: {len(skipped)} of {len(runs.paths)} results have no value in {columns} and "
+            f"are not drawn, e.g. {runs.paths[skipped[0]]}",
+            file=sys.stderr,
+        )
+
+    # Config values beside by, point and seed; which of them differ within one (by, point).
+    aside = {spec.by, spec.points, spec.seed}
+    rest, groups = {}, defaultdict(set)
+    for i, _, _ in drawable:
+        config = runs.configs[i]
+        items = sorted(
+            (k, token(v))
+            for k, v in config.items()
+            if k not in aside and not k.startswith("output.")
+        )
+        rest[i] = dict(items)
+        where = (token(config[spec.by]), token(config[spec.points]))
+        groups[where].add(tuple(items))
+    differing: set[str] = set()
+    for variants in groups.values():
+        if len(variants) > 1:
+            dicts = [dict(v) for v in variants]
+            keys = set().union(*dicts)
+            differing |= {k for k in keys if len({d.get(k, UNSET) for d in dicts}) > 1}
+    split = sorted(differing)
+
+    rows, seen = [], {}
+    for i, x, y in drawable:
+        config = runs.configs[i]
+        curve = (token(config[spec.by]), tuple(rest[i].get(k, UNSET) for k in split))
+        twin = (curve, token(config[spec.points]), token(config.get(spec.seed, UNSET)))
+        if twin in seen:
+            raise refuse_twins(runs, seen[twin], i, spec)
+        seen[twin] = i
+        rows.append(
+            {
+                "curve": curve,
+                "by": config[spec.by],
+                "point": config[spec.points],
+                "seed": config.get(spec.seed),
+                "x": x,
+                "y": y,
+                "run": i,
+                **{k: config.get(k, UNSET) for k in split},
+            }
+        )
+    table = pd.DataFrame(rows, columns=["curve", "by", "point", "seed", "x", "y", "run", *split])
+    table["label"] = curve_labels(table, split)
+    return table
+
+
+def curve_labels(table: pd.DataFrame, split: list[str]) -> list[str]:
+    """`TNC eta=0.5`: the `by` value and the values that single out its curve. A key that a
+    curve's runs do not have is left out, or shown as `key unset` when another curve of the
+    same `by` value has it."""
+    short = {k: k.rsplit(".", 1)[-1] for k in split}
+    if len(set(short.values())) < len(short):
+        short = {k: k for k in split}
+    has = {(by, k) for k in split for by in table.loc[table[k] != UNSET, "by"]} if split else set()
+    labels = []
+    for _, row in table.iterrows():
+        words = [spelled(row["by"])]
+        for k in split:
+            if row[k] is not UNSET:
+                words.append(f"{short[k]}={spelled(row[k])}")
+            elif (row["by"], k) in has:
+                words.append(f"{short[k]} unset")
+        labels.append(" ".join(words))
+    return labels
+
+
+def summarize(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per curve and point: the median and quartiles of y over the point's seeds, the median
+    of x, how many runs (seeds) and whether x differed between them."""
+    grouped = rows.groupby(["label", "point"], sort=True)
+    summary = grouped.agg(
+        x=("x", "median"),
+        x_min=("x", "min"),
+        x_max=("x", "max"),
+        median=("y", "median"),
+        q25=("y", lambda y: y.quantile(0.25)),
+        q75=("y", lambda y: y.quantile(0.75)),
+        runs=("y", "size"),
+    ).reset_index()
+    return summary.sort_values(["label", "x", "point"], kind="stable", ignore_index=True)
+
+
+# --------------------------------------------------------------------------------- drawing
+def label_of(column: str) -> str:
+    return LABELS.get(column, column)
+
+
+def choose_scale(values: Sequence[float] | np.ndarray, scale: str) -> str:
+    """`auto`: log when every value is positive and they span more than two decades."""
+    if scale != "auto":
+        return scale
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) and values.min() > 0 and values.max() / values.min() > 100:
+        return "log"
+    return "linear"
+
+
+def seeds_note(counts: pd.Series, what: str) -> str:
+    low, high = int(counts.min()), int(counts.max())
+    return f", {what} of {low if low == high else f'{low}-{high}'} seeds"
+
+
+def draw_curves(
+    summary: pd.DataFrame, spec: Spec, xscale: str = "auto", yscale: str = "auto"
+) -> Figure:
+    """y against x, one line per curve sorted by x; with several seeds per point, the line is
+    the median and the band spans the interquartile range."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
     for label, curve in summary.groupby("label", sort=True):
-        (line,) = ax.plot(curve["maxfun"], curve["median"], marker="o", ms=3, label=label)
+        (line,) = ax.plot(curve["x"], curve["median"], marker="o", ms=3, label=label)
         if curve["runs"].max() > 1:
             ax.fill_between(
-                curve["maxfun"], curve["q25"], curve["q75"], color=line.get_color(), alpha=0.2
+                curve["x"], curve["q25"], curve["q75"], color=line.get_color(), alpha=0.2
             )
-    runs = int(summary["runs"].max())
+    several = summary["runs"] > 1
+    xlabel = label_of(spec.x)
+    if (summary["x_min"] != summary["x_max"]).any():
+        xlabel += seeds_note(summary.loc[several, "runs"], "median")
+    ylabel = label_of(spec.y)
+    if several.any():
+        ylabel += seeds_note(summary.loc[several, "runs"], "median and IQR")
+    y_values = pd.concat([summary["median"], summary["q25"], summary["q75"]])
     ax.set(
-        xlabel="budget maxfun (maxfev for Nelder-Mead)",
-        ylabel="error f(x)" + (f", median and IQR of {runs} seeds" if runs > 1 else ""),
-        yscale="log",
-        title="Rosenbrock function, minimized with scipy",
+        xlabel=xlabel,
+        ylabel=ylabel,
+        xscale=choose_scale(summary["x"], xscale),
+        yscale=choose_scale(y_values, yscale),
     )
-    ax.legend(title="optimizer")
+    ax.legend(title=label_of(spec.by))
     ax.grid(alpha=0.3, which="both")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=150)
-    plt.close(fig)
+    return fig
 
 
-def plot_rosenbrock(out: Path) -> None:
-    """The 2-d Rosenbrock landscape on a log color scale, its minimum at (1, 1) marked."""
+def paths(runs: Runs, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per curve, the `iterates` of its run at the largest point (lowest seed among equals)
+    that recorded a 2-d path."""
+    found = {}
+    order = rows.sort_values(["point", "seed"], ascending=[False, True], na_position="last")
+    for label, curve in order.groupby("label", sort=True):
+        for run in curve["run"]:
+            iterates = runs.outcomes[run].get("iterates")
+            if isinstance(iterates, np.ndarray) and iterates.ndim == 2 and iterates.shape[1] == 2:
+                found[label] = iterates
+                break
+    return found
+
+
+def draw_rosenbrock(tracks: dict[str, np.ndarray]) -> Figure:
+    """The 2-d Rosenbrock landscape on a log color scale, its minimum at (1, 1) marked, and
+    each path from its start; the legend sits below the axes, hiding nothing."""
     from scipy.optimize import rosen  # here: importing scipy.optimize is a third of plot.py's time
 
     x, y = np.meshgrid(np.linspace(-2, 2, 400), np.linspace(-1, 3, 400))
     z = rosen(np.stack([x, y]))
-    fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(6, 6), layout="constrained")
     mesh = ax.pcolormesh(x, y, np.log10(z + 1e-3), cmap="viridis", shading="auto")
     ax.contour(x, y, np.log10(z + 1e-3), levels=12, colors="white", linewidths=0.4)
-    ax.plot(1, 1, marker="*", color="red", ms=12, label="minimum f(1, 1) = 0")
-    ax.plot(-0.5, -0.5, marker="o", color="orange", ms=6, label="start x0 = (-0.5, -0.5)")
-    fig.colorbar(mesh, label="log10 f(x, y)")
-    ax.set(xlabel="x", ylabel="y", title="Rosenbrock function")
-    ax.legend(loc="lower left")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=150)
-    plt.close(fig)
+    colors = ["#ff7f0e", "#d62728", "#17becf", "#e377c2", "#ffffff", "#bcbd22"]
+    for (label, path), color in zip(tracks.items(), colors * len(tracks), strict=False):
+        end = f"({path[-1, 0]:.3g}, {path[-1, 1]:.3g})"
+        ax.plot(
+            path[:, 0],
+            path[:, 1],
+            "-o",
+            color=color,
+            ms=2.5,
+            lw=1.2,
+            label=f"{label}: {len(path) - 1} steps, ends at {end}",
+        )
+    starts = {tuple(p[0]) for p in tracks.values()} or {(-0.5, -0.5)}  # the paper's x0
+    for sx, sy in sorted(starts):
+        label = f"start x0 = ({sx:g}, {sy:g})" if len(starts) == 1 else "start"
+        ax.plot(sx, sy, "o", color="black", mec="white", ms=8, label=label, zorder=5)
+        label = "_"
+    ax.plot(1, 1, "*", color="red", mec="white", ms=14, label="minimum f(1, 1) = 0", zorder=5)
+    ax.set(xlim=(-2, 2), ylim=(-1, 3), xlabel="x", ylabel="y", title="Rosenbrock function")
+    fig.colorbar(mesh, ax=ax, label="log10 f(x, y)")
+    fig.legend(loc="outside lower center", ncols=1, fontsize="small")
+    return fig
+
+
+# ------------------------------------------------------------------------------------- CLI
+def default_out(spec: Spec, rosenbrock: bool) -> Path:
+    """figures/results.png for the paper's figure, figures/results-nfev.png for --x nfev, ..."""
+    if rosenbrock:
+        return Path("figures/rosenbrock.png")
+    changed = [getattr(spec, k) for k in ("x", "y", "by") if getattr(spec, k) != DEFAULTS[k]]
+    return Path("figures", "-".join(["results", *changed]) + ".png")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "results",
+        nargs="?",
+        default="results/paper",
+        type=Path,
+        help="folder of result files (default: results/paper)",
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        help="figure file (default: figures/results.png, figures/results-X.png "
+        "for --x X, figures/rosenbrock.png)",
+    )
+    p.add_argument(
+        "--x",
+        default=DEFAULTS["x"],
+        metavar="COLUMN",
+        help="x axis (default: maxfun; nfev: the evaluations actually used)",
+    )
+    p.add_argument("--y", default=DEFAULTS["y"], metavar="COLUMN", help="y axis (default: fun)")
+    p.add_argument(
+        "--by",
+        default=DEFAULTS["by"],
+        metavar="COLUMN",
+        help="config column whose values are the curves (default: method.name)",
+    )
+    p.add_argument(
+        "--points",
+        metavar="COLUMN",
+        help="config column whose values are a curve's points (default: --x if it "
+        "is a config column, else maxfun)",
+    )
+    p.add_argument(
+        "--seed-column",
+        default=None,
+        metavar="COLUMN",
+        help="config column of the seed, the only one aggregated (default: seed)",
+    )
+    for axis in ("x", "y"):
+        p.add_argument(
+            f"--{axis}scale",
+            choices=SCALES,
+            default="auto",
+            help=f"{axis} axis scale; auto (default): log when the values are all "
+            "positive and span more than two decades, else linear",
+        )
+    p.add_argument(
+        "--rosenbrock",
+        action="store_true",
+        help="draw the Rosenbrock landscape with each curve's path (its `iterates`) "
+        "at the largest point; without such results, the landscape alone",
+    )
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", nargs="?", default="results/paper", type=Path)
-    parser.add_argument("-o", "--out", type=Path, help="default: figures/results.png")
-    parser.add_argument("--rosenbrock", action="store_true", help="draw the landscape")
-    args = parser.parse_args(argv)
-
-    if args.rosenbrock:
-        out = args.out or Path("figures/rosenbrock.png")
-        plot_rosenbrock(out)
-        print(f"Wrote {out}")
-        return 0
-
-    results = load_results(args.results)
-    if results.empty or "maxfun" not in results:
+    args = parser().parse_args(argv)
+    spec = Spec(args.x, args.y, args.by, args.points, args.seed_column or DEFAULTS["seed"])
+    out = args.out or default_out(spec, args.rosenbrock)
+    runs = read_runs(args.results)
+    if not runs.paths and not args.rosenbrock:
         print(
-            f"Error: no experiment results in {args.results}/ (files *.pickle with a maxfun); "
-            f"make them with: {MAKE_RESULTS}",
+            f"Error: no results in {args.results}/ (files *.pickle); make them with: "
+            f"{MAKE_RESULTS}",
             file=sys.stderr,
         )
         return 1
-    out = args.out or Path("figures/results.png")
-    plot_results(results, out)
-    print(f"Wrote {out} from {len(results)} results in {args.results}/")
+    try:
+        if args.rosenbrock:
+            tracks = {}
+            if runs.paths:
+                spec = check_columns(runs, spec, args.seed_column is not None)
+                tracks = paths(runs, curve_rows(runs, spec))
+            if not tracks:
+                print(
+                    f"Note: no results with 2-d iterates in {args.results}/; drew the landscape "
+                    f"alone (make them with: {MAKE_RESULTS})",
+                    file=sys.stderr,
+                )
+            fig = draw_rosenbrock(tracks)
+        else:
+            spec = check_columns(runs, spec, args.seed_column is not None)
+            rows = curve_rows(runs, spec)
+            if rows.empty:
+                raise PlotError(f"none of the {len(runs.paths)} results has a value to draw")
+            fig = draw_curves(summarize(rows), spec, args.xscale, args.yscale)
+    except PlotError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=150)
+    plt.close(fig)
+    if args.rosenbrock:
+        print(f"Wrote {out} with {len(tracks)} paths from {args.results}/")
+    else:
+        print(f"Wrote {out} from {len(runs.paths)} results in {args.results}/")
     return 0
 
 
