@@ -375,16 +375,17 @@ def draw_curves(
     return fig
 
 
-def paths(runs: Runs, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+def paths(runs: Runs, rows: pd.DataFrame, points: str) -> dict[str, np.ndarray]:
     """Per curve, the `iterates` of its run at the largest point (lowest seed among equals)
-    that recorded a 2-d path."""
+    that recorded a 2-d path, under the name `TNC, maxfun=150`."""
     found = {}
     order = rows.sort_values(["point", "seed"], ascending=[False, True], na_position="last")
     for label, curve in order.groupby("label", sort=True):
         for run in curve["run"]:
             iterates = runs.outcomes[run].get("iterates")
             if isinstance(iterates, np.ndarray) and iterates.ndim == 2 and iterates.shape[1] == 2:
-                found[label] = iterates
+                point = runs.configs[run][points]
+                found[f"{label}, {points}={spelled(point)}"] = iterates
                 break
     return found
 
@@ -511,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
             tracks = {}
             if runs.paths:
                 spec = check_columns(runs, spec, args.seed_column is not None)
-                tracks = paths(runs, curve_rows(runs, spec))
+                tracks = paths(runs, curve_rows(runs, spec), spec.points)
             if not tracks:
                 print(
                     f"Note: no results with 2-d iterates in {args.results}/; drew the landscape "
