@@ -63,6 +63,7 @@ class _Unset:
 
 UNSET = _Unset()
 NAN = ("nan",)  # the token of a float NaN: equal to itself, unlike NaN
+PLAIN = {str, int, float, type(None)}  # their own tokens, NaN aside
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -77,13 +78,12 @@ class Runs:
 
     def columns(self) -> dict[str, str]:
         """Every column, config or outcome (an outcome key that is also a config key wins)."""
-        kinds: dict[str, str] = {}
-        for config in self.configs:
-            kinds.update(dict.fromkeys(config.keys() - kinds.keys(), "config"))
-        for outcome in self.outcomes:
-            kinds.update(dict.fromkeys(outcome.keys() - kinds.keys(), "outcome"))
-            kinds.update(dict.fromkeys(outcome.keys() & kinds.keys(), "outcome"))
-        return kinds
+        config, outcome = set(), set()
+        for keys in self.configs:
+            config.update(keys)
+        for keys in self.outcomes:
+            outcome.update(keys)
+        return {**dict.fromkeys(config, "config"), **dict.fromkeys(outcome, "outcome")}
 
     def value(self, i: int, column: str) -> Any:
         outcome = self.outcomes[i]
@@ -92,9 +92,11 @@ class Runs:
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"method": {"name": "TNC"}} -> {"method.name": "TNC"}; lists and arrays stay values."""
+    if not prefix and not any(type(value) is dict for value in tree.values()):
+        return tree
     flat: dict[str, Any] = {}
     for key, value in tree.items():
-        if isinstance(value, dict):
+        if type(value) is dict:
             flat.update(flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value
@@ -106,7 +108,7 @@ def read_runs(folder: Path) -> Runs:
     file is skipped with one line on stderr that names it. Configs are kept as written, so
     that a key a file does not have stays apart from a key set to None."""
     runs = Runs(folder, [], [], [])
-    for path in sorted(Path(folder).rglob("*.pickle")):
+    for path in sorted(Path(folder).rglob("*.pickle"), key=str):
         try:
             record = read_result(path)
         except Exception as e:  # noqa: BLE001 - any broken file is reported, not fatal
@@ -126,7 +128,9 @@ def token(value: Any) -> Any:
     """A hashable stand-in for a config value: equal values (5 and 5.0) give equal tokens,
     True is not 1, None is not unset, and NaN equals NaN."""
     kind = type(value)
-    if kind is str or kind is int or value is None or value is UNSET:
+    if kind is str or kind is int or (kind is float and value == value) or value is None:
+        return value
+    if value is UNSET:
         return value
     if kind is bool or isinstance(value, np.bool_):
         return ("bool", bool(value))
@@ -226,10 +230,10 @@ def curve_rows(runs: Runs, spec: Spec) -> pd.DataFrame:
     in `runs`. Curves are told apart by `by` and by every config value that differs between
     runs of the same `by` and point (seed and output.* aside)."""
     drawable, missing = [], defaultdict(list)
-    for i in range(len(runs.paths)):
+    for i, config in enumerate(runs.configs):
         x, y = number(runs, i, spec.x, "--x"), number(runs, i, spec.y, "--y")
         absent = [c for c, v in ((spec.x, x), (spec.y, y)) if v is None or math.isnan(v)]
-        absent += [c for c in (spec.by, spec.points) if runs.configs[i].get(c) is None]
+        absent += [c for c in (spec.by, spec.points) if config.get(c) is None]
         if absent:
             missing[", ".join(absent)].append(i)
         else:
@@ -241,19 +245,21 @@ def curve_rows(runs: Runs, spec: Spec) -> pd.DataFrame:
             file=sys.stderr,
         )
 
-    # Config values beside by, point and seed; which of them differ within one (by, point).
+    # The config values beside by, point and seed; which of them differ within one (by, point).
     aside = {spec.by, spec.points, spec.seed}
-    rest, groups = {}, defaultdict(set)
+    aside |= {k for k in runs.columns() if k.startswith("output.")}
+    rest, groups = [], defaultdict(set)
     for i, _, _ in drawable:
         config = runs.configs[i]
-        items = sorted(
-            (k, token(v))
-            for k, v in config.items()
-            if k not in aside and not k.startswith("output.")
+        items = tuple(
+            sorted(
+                (k, v if type(v) in PLAIN and v == v else token(v))  # the same, only quicker
+                for k, v in config.items()
+                if k not in aside
+            )
         )
-        rest[i] = dict(items)
-        where = (token(config[spec.by]), token(config[spec.points]))
-        groups[where].add(tuple(items))
+        rest.append(items)
+        groups[token(config[spec.by]), token(config[spec.points])].add(items)
     differing: set[str] = set()
     for variants in groups.values():
         if len(variants) > 1:
@@ -262,48 +268,53 @@ def curve_rows(runs: Runs, spec: Spec) -> pd.DataFrame:
             differing |= {k for k in keys if len({d.get(k, UNSET) for d in dicts}) > 1}
     split = sorted(differing)
 
-    rows, seen = [], {}
-    for i, x, y in drawable:
+    curves, first, seen = [], {}, {}
+    for (i, _, _), items in zip(drawable, rest, strict=True):
         config = runs.configs[i]
-        curve = (token(config[spec.by]), tuple(rest[i].get(k, UNSET) for k in split))
+        values = dict(items) if split else {}
+        curve = (token(config[spec.by]), *(values.get(k, UNSET) for k in split))
+        first.setdefault(curve, i)
         twin = (curve, token(config[spec.points]), token(config.get(spec.seed, UNSET)))
         if twin in seen:
             raise refuse_twins(runs, seen[twin], i, spec)
         seen[twin] = i
-        rows.append(
-            {
-                "curve": curve,
-                "by": config[spec.by],
-                "point": config[spec.points],
-                "seed": config.get(spec.seed),
-                "x": x,
-                "y": y,
-                "run": i,
-                **{k: config.get(k, UNSET) for k in split},
-            }
-        )
-    table = pd.DataFrame(rows, columns=["curve", "by", "point", "seed", "x", "y", "run", *split])
-    table["label"] = curve_labels(table, split)
-    return table
+        curves.append(curve)
+    labels = curve_labels(runs, {curve: runs.configs[i] for curve, i in first.items()}, spec, split)
+    return pd.DataFrame(
+        {
+            "label": [labels[curve] for curve in curves],
+            "point": [runs.configs[i][spec.points] for i, _, _ in drawable],
+            "seed": [runs.configs[i].get(spec.seed) for i, _, _ in drawable],
+            "x": [x for _, x, _ in drawable],
+            "y": [y for _, _, y in drawable],
+            "run": [i for i, _, _ in drawable],
+        }
+    )
 
 
-def curve_labels(table: pd.DataFrame, split: list[str]) -> list[str]:
-    """`TNC eta=0.5`: the `by` value and the values that single out its curve. A key that a
-    curve's runs do not have is left out, or shown as `key unset` when another curve of the
-    same `by` value has it."""
+def curve_labels(
+    runs: Runs, configs: dict[tuple, dict[str, Any]], spec: Spec, split: list[str]
+) -> dict[tuple, str]:
+    """`TNC eta=0.5` per curve: the `by` value and the values that single out the curve. A key
+    that a curve's runs do not have is left out, or shown as `key unset` when another curve of
+    the same `by` value has it. Values are written short (%g), or in full where short ones
+    would give two curves one label."""
     short = {k: k.rsplit(".", 1)[-1] for k in split}
     if len(set(short.values())) < len(short):
         short = {k: k for k in split}
-    has = {(by, k) for k in split for by in table.loc[table[k] != UNSET, "by"]} if split else set()
-    labels = []
-    for _, row in table.iterrows():
-        words = [spelled(row["by"])]
-        for k in split:
-            if row[k] is not UNSET:
-                words.append(f"{short[k]}={spelled(row[k])}")
-            elif (row["by"], k) in has:
-                words.append(f"{short[k]} unset")
-        labels.append(" ".join(words))
+    has = {(token(c[spec.by]), k) for c in configs.values() for k in split if k in c}
+    for write in (spelled, repr):
+        labels = {}
+        for curve, config in configs.items():
+            words = [spelled(config[spec.by])]
+            for k in split:
+                if k in config:
+                    words.append(f"{short[k]}={write(config[k])}")
+                elif (curve[0], k) in has:
+                    words.append(f"{short[k]} unset")
+            labels[curve] = " ".join(words)
+        if len(set(labels.values())) == len(labels):
+            break
     return labels
 
 
