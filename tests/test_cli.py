@@ -97,14 +97,3 @@ def test_failed_job_is_reported_and_the_others_kept(tmp_path: Path) -> None:
     assert tail[1].endswith("]: TypeError: an integer is required")
     [path] = results_in(tmp_path)
     assert utils.read_result(path)["config"]["maxfun"] == 10
-
-
-def test_plot_without_results(tmp_path: Path) -> None:
-    proc = run("plot.py", str(tmp_path / "nothing"), "-o", str(tmp_path / "fig.png"))
-    assert proc.returncode == 1
-    assert last_line(proc.stderr) == (
-        f"Error: no experiment results in {tmp_path}/nothing/ (files *.pickle with a maxfun); "
-        "make them with: python task.py -cp experiment -m"
-    )
-    assert "Traceback" not in proc.stderr
-    assert not (tmp_path / "fig.png").exists()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import plot
 import utils
 from conftest import direct_minimize, into, run
 
@@ -66,31 +64,6 @@ def test_one_off_sweep_keeps_every_result(tmp_path: Path) -> None:
         (n, maxfun) for n in (1, 5, 10) for maxfun in range(10, 151, 10)
     )
     assert_equal_to_scipy(results)
-
-
-def test_plot(paper_results: Path, tmp_path: Path) -> None:
-    out = tmp_path / "results.png"
-    proc = run("plot.py", str(paper_results), "-o", str(out))
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"Wrote {out} from 45 results in {paper_results}/"
-    assert out.read_bytes().startswith(PNG)
-    results = utils.load_results(paper_results)
-    summary = plot.error_by_budget(results)
-    assert len(summary) == 45 and (summary["runs"] == 1).all()
-    merged = summary.merge(results, on=["method.name", "maxfun"])
-    assert (merged["median"] == merged["fun"]).all()
-
-
-def test_plot_skips_a_broken_result(paper_results: Path, tmp_path: Path) -> None:
-    folder = shutil.copytree(paper_results, tmp_path / "results")
-    broken = sorted(folder.glob("TNC-*.pickle"))[0]
-    broken.write_bytes(broken.read_bytes()[:200])
-    out = tmp_path / "results.png"
-    proc = run("plot.py", str(folder), "-o", str(out))
-    assert proc.returncode == 0, proc.stderr
-    assert f"skipping unreadable result {broken}" in proc.stderr
-    assert proc.stdout.strip() == f"Wrote {out} from 44 results in {folder}/"
-    assert out.read_bytes().startswith(PNG)
 
 
 def test_nevergrad_small_budget(tmp_path: Path) -> None:

@@ -412,3 +412,31 @@ def test_plot_the_paper_sweep(paper_results: Path, tmp_path: Path) -> None:
         )
         assert len(merged) == 45
         assert (merged["median"] == merged["fun"]).all() and (merged["drawn"] == merged[x]).all()
+
+
+@pytest.mark.slow
+def test_plot_a_seeds_sweep(tmp_path: Path) -> None:
+    """The real seeds experiment, narrowed: each point is the median of its 3 seeds."""
+    proc = run(
+        "task.py", "-cp", "experiment", "-cn", "seeds", "-m", "seed=0,1,2", "maxfun=20,60",
+        f"output.dir={tmp_path}/results", f"hydra.sweep.dir={tmp_path}/multirun",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "seeds.png"
+    proc = run("plot.py", str(tmp_path / "results"), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"Wrote {out} from 18 results in {tmp_path / 'results'}/\n"
+    results = utils.load_results(tmp_path / "results")
+    _, summary, spec = summary_of(tmp_path / "results")
+    assert len(summary) == 6 and (summary["runs"] == 3).all()
+    summary = summary.set_index(["label", "point"])
+    for (method, maxfun), group in results.groupby(["method.name", "maxfun"]):
+        funs = np.array(group["fun"], dtype=float)
+        assert len(set(funs)) == 3
+        point = summary.loc[(method, maxfun)]
+        assert point["median"] == pytest.approx(np.median(funs), rel=1e-12, abs=0)
+        assert point["q25"] == pytest.approx(np.quantile(funs, 0.25), rel=1e-12, abs=0)
+        assert point["q75"] == pytest.approx(np.quantile(funs, 0.75), rel=1e-12, abs=0)
+    fig, _ = lines_of(summary.reset_index(), spec)
+    assert fig.axes[0].get_ylabel() == "error f(x), median and IQR of 3 seeds"
+    plt.close(fig)

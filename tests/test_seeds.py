@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-import plot
 import task
 import utils
 from conftest import (
@@ -107,16 +105,7 @@ def test_seeds_experiment_end_to_end(tmp_path: Path) -> None:
         assert record["result"]["fun"] == direct_minimize(config).fun
 
     results = utils.load_results(tmp_path / "results")
-    summary = plot.error_by_budget(results).set_index(["method.name", "maxfun"])
-    assert len(summary) == len(SETTINGS) * len(maxfuns)
-    for (method, maxfun), group in results.groupby(["method.name", "maxfun"]):
-        funs = np.array(sorted(group["fun"]), dtype=float)
-        assert len(funs) == len(seeds)
-        row = summary.loc[(method, maxfun)]
-        assert row["runs"] == len(seeds)
-        assert row["median"] == pytest.approx(np.median(funs), rel=1e-12, abs=0)
-        assert row["q25"] == pytest.approx(np.quantile(funs, 0.25), rel=1e-12, abs=0)
-        assert row["q75"] == pytest.approx(np.quantile(funs, 0.75), rel=1e-12, abs=0)
+    for _, group in results.groupby(["method.name", "maxfun"]):
         # Each seed started elsewhere and so ended elsewhere.
         assert sorted(group["seed"]) == list(seeds)
         assert len({tuple(x) for x in group["x"]}) == len(seeds)
