@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from utils import read_result  # noqa: E402
+from utils import UnreadableResult, read_result  # noqa: E402
 
 MAKE_RESULTS = "python task.py -cp experiment -m"
 DEFAULTS = {"x": "maxfun", "y": "fun", "by": "method.name", "seed": "seed"}
@@ -111,11 +111,8 @@ def read_runs(folder: Path) -> Runs:
     for path in sorted(Path(folder).rglob("*.pickle"), key=str):
         try:
             record = read_result(path)
-        except Exception as e:  # noqa: BLE001 - any broken file is reported, not fatal
-            reason = str(e) if str(path) in str(e) else f"{path}: {e!r}"
-            print(
-                f"Warning: skipping unreadable result {reason}".replace("\n", " "), file=sys.stderr
-            )
+        except UnreadableResult as e:  # its message is one line that names the file
+            print(f"Warning: skipped unreadable result {e}", file=sys.stderr)
             continue
         runs.paths.append(path)
         runs.configs.append(flatten(record["config"]))

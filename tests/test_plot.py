@@ -314,8 +314,8 @@ def test_unreadable_files_are_named_and_skipped(paper: tuple[Path, dict]) -> Non
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 2, proc.stderr
-    assert lines[0].startswith(f"Warning: skipping unreadable result {broken}")
-    assert lines[1].startswith(f"Warning: skipping unreadable result {foreign}")
+    assert lines[0].startswith(f"Warning: skipped unreadable result {broken}")
+    assert lines[1].startswith(f"Warning: skipped unreadable result {foreign}")
     assert proc.stdout == f"Wrote {out} from 8 results in {folder}/\n"
     assert out.read_bytes().startswith(PNG)
 
@@ -335,7 +335,7 @@ def test_a_pickle_that_runs_code_is_skipped(paper: tuple[Path, dict], tmp_path: 
     crafted.write_bytes(pickle.dumps(Payload()))
     proc = run("plot.py", str(folder), "-o", str(tmp_path / "fig.png"))
     assert proc.returncode == 0, proc.stderr
-    assert last_line(proc.stderr).startswith(f"Warning: skipping unreadable result {crafted}")
+    assert last_line(proc.stderr).startswith(f"Warning: skipped unreadable result {crafted}")
     assert proc.stderr.count("\n") == 1
     assert not victim.exists()
 
