@@ -90,16 +90,19 @@ class Runs:
         return outcome[column] if column in outcome else self.configs[i].get(column, UNSET)
 
 
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(tree: dict[str, Any]) -> dict[str, Any]:
     """{"method": {"name": "TNC"}} -> {"method.name": "TNC"}; lists and arrays stay values."""
-    if not prefix and not any(type(value) is dict for value in tree.values()):
+    if not any(type(value) is dict for value in tree.values()):
         return tree
     flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if type(value) is dict:
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
+    stack = [("", tree)]
+    while stack:
+        prefix, branch = stack.pop()
+        for key, value in branch.items():
+            if type(value) is dict:
+                stack.append((f"{prefix}{key}.", value))
+            else:
+                flat[prefix + key] = value
     return flat
 
 
@@ -125,20 +128,18 @@ def token(value: Any) -> Any:
     """A hashable stand-in for a config value: equal values (5 and 5.0) give equal tokens,
     True is not 1, None is not unset, and NaN equals NaN."""
     kind = type(value)
-    if kind is str or kind is int or (kind is float and value == value) or value is None:
-        return value
-    if value is UNSET:
-        return value
-    if kind is bool or isinstance(value, np.bool_):
+    if kind in PLAIN or value is UNSET:
+        return NAN if kind is float and value != value else value
+    if kind is bool or kind is np.bool_:
         return ("bool", bool(value))
+    if kind is list or kind is tuple:
+        return ("list", tuple(map(token, value)))
+    if kind is dict:
+        return ("dict", tuple(sorted((k, token(v)) for k, v in value.items())))
+    if isinstance(value, np.ndarray):
+        return ("list", tuple(map(token, value.tolist())))
     if isinstance(value, Real):
         return NAN if math.isnan(value) else value
-    if isinstance(value, list | tuple):
-        return ("list", tuple(token(v) for v in value))
-    if isinstance(value, np.ndarray):
-        return ("list", tuple(token(v) for v in value.tolist()))
-    if isinstance(value, dict):
-        return ("dict", tuple(sorted((k, token(v)) for k, v in value.items())))
     return ("other", repr(value))
 
 
@@ -214,7 +215,7 @@ def number(runs: Runs, i: int, column: str, option: str) -> float | None:
     value = runs.value(i, column)
     if value is UNSET or value is None:
         return None
-    if isinstance(value, Real | np.bool_):
+    if type(value) in (int, float) or isinstance(value, Real | np.bool_):
         return float(value)
     raise PlotError(
         f"{option} {column}: {runs.paths[i]} holds {type(value).__name__} "
@@ -248,12 +249,10 @@ def curve_rows(runs: Runs, spec: Spec) -> pd.DataFrame:
     rest, groups = [], defaultdict(set)
     for i, _, _ in drawable:
         config = runs.configs[i]
-        items = tuple(
-            sorted(
-                (k, v if type(v) in PLAIN and v == v else token(v))  # the same, only quicker
-                for k, v in config.items()
-                if k not in aside
-            )
+        items = tuple(  # runs with the same keys in another order compare equal as dicts below
+            (k, v if type(v) in PLAIN and v == v else token(v))  # as token(v), only quicker
+            for k, v in config.items()
+            if k not in aside
         )
         rest.append(items)
         groups[token(config[spec.by]), token(config[spec.points])].add(items)
