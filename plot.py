@@ -10,8 +10,8 @@ an outcome value (fun, nfev, nit, ...). A curve's points are the values of one c
 (--points; by default --x, or maxfun when --x is an outcome). Runs that differ only in their
 seed are one point: the line is their median, the band their interquartile range. Runs that
 differ in any other config value (output.* aside) are different curves, labelled with the
-values that set them apart. Two runs that differ in nothing but the way a value is written
-(5 against 5.0) or not at all are refused: plot.py aggregates nothing but seeds.
+values that set them apart. Two runs of one curve, point and seed (one config twice, or
+written two ways: 5 against 5.0) are refused: plot.py aggregates nothing but seeds.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def check_columns(runs: Runs, spec: Spec, seed_given: bool) -> Spec:
     for option, column in wanted:
         if column not in kinds:
             raise PlotError(f"{option}: no column {column!r} in {where}; columns: {listing}")
-    for option, column in [("--by", spec.by), ("--points", points), ("--seed-column", spec.seed)]:
+    for option, column in wanted[2:]:  # --by, --points and --seed-column
         if kinds.get(column) == "outcome":
             configs = ", ".join(sorted(c for c, k in kinds.items() if k == "config"))
             raise PlotError(
