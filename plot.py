@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib
 
@@ -382,50 +382,57 @@ def draw_curves(
     return fig
 
 
-def paths(runs: Runs, rows: pd.DataFrame, points: str) -> dict[str, np.ndarray]:
-    """Per curve, the `iterates` of its run at the largest point (lowest seed among equals)
-    that recorded a 2-d path, under the name `TNC, maxfun=150`."""
+class Track(NamedTuple):
+    """One optimizer's path: its `iterates` and where it ended."""
+
+    iterates: np.ndarray
+    nit: Any
+    fun: Any
+
+
+def paths(runs: Runs, rows: pd.DataFrame, points: str) -> dict[str, Track]:
+    """Per curve, the path of its run at the largest point (lowest seed among equals) that
+    recorded a 2-d path (`iterates`), under the name `TNC, maxfun=150`."""
     found = {}
     order = rows.sort_values(["point", "seed"], ascending=[False, True], na_position="last")
     for label, curve in order.groupby("label", sort=True):
         for run in curve["run"]:
-            iterates = runs.outcomes[run].get("iterates")
+            outcome = runs.outcomes[run]
+            iterates = outcome.get("iterates")
             if isinstance(iterates, np.ndarray) and iterates.ndim == 2 and iterates.shape[1] == 2:
                 point = runs.configs[run][points]
-                found[f"{label}, {points}={spelled(point)}"] = iterates
+                track = Track(iterates, outcome.get("nit"), outcome.get("fun"))
+                found[f"{label}, {points}={spelled(point)}"] = track
                 break
     return found
 
 
-def draw_rosenbrock(tracks: dict[str, np.ndarray]) -> Figure:
+def draw_rosenbrock(tracks: dict[str, Track]) -> Figure:
     """The 2-d Rosenbrock landscape on a log color scale, its minimum at (1, 1) marked, and
-    each path from its start; the legend sits below the axes, hiding nothing."""
+    each path from its start; the view spans the paths, and the legend sits below the axes,
+    hiding nothing."""
     from scipy.optimize import rosen  # here: importing scipy.optimize is a third of plot.py's time
 
-    x, y = np.meshgrid(np.linspace(-2, 2, 400), np.linspace(-1, 3, 400))
-    z = rosen(np.stack([x, y]))
-    fig, ax = plt.subplots(figsize=(6, 6), layout="constrained")
-    mesh = ax.pcolormesh(x, y, np.log10(z + 1e-3), cmap="viridis", shading="auto")
-    ax.contour(x, y, np.log10(z + 1e-3), levels=12, colors="white", linewidths=0.4)
+    if tracks:
+        seen = np.vstack([[1.0, 1.0], *(t.iterates for t in tracks.values())])
+        low, high = seen.min(axis=0) - 0.35, seen.max(axis=0) + 0.35
+    else:
+        low, high = np.array([-2.0, -1.0]), np.array([2.0, 3.0])
+    x, y = np.meshgrid(np.linspace(low[0], high[0], 400), np.linspace(low[1], high[1], 400))
+    z = np.log10(rosen(np.stack([x, y])) + 1e-3)
+    fig, ax = plt.subplots(figsize=(6, 6.4), layout="constrained")
+    mesh = ax.pcolormesh(x, y, z, cmap="viridis", shading="auto")
+    ax.contour(x, y, z, levels=12, colors="white", linewidths=0.4)
     colors = ["#ff7f0e", "#d62728", "#17becf", "#e377c2", "#ffffff", "#bcbd22"]
-    for (label, path), color in zip(tracks.items(), colors * len(tracks), strict=False):
-        end = f"({path[-1, 0]:.3g}, {path[-1, 1]:.3g})"
-        ax.plot(
-            path[:, 0],
-            path[:, 1],
-            "-o",
-            color=color,
-            ms=2.5,
-            lw=1.2,
-            label=f"{label}: {len(path) - 1} steps, ends at {end}",
-        )
-    starts = {tuple(p[0]) for p in tracks.values()} or {(-0.5, -0.5)}  # the paper's x0
-    for sx, sy in sorted(starts):
-        label = f"start x0 = ({sx:g}, {sy:g})" if len(starts) == 1 else "start"
-        ax.plot(sx, sy, "o", color="black", mec="white", ms=8, label=label, zorder=5)
-        label = "_"
+    for (label, track), color in zip(tracks.items(), colors * len(tracks), strict=False):
+        ended = f"{track.nit} iterations, f = {track.fun:.1e}"
+        ax.plot(*track.iterates.T, "-o", color=color, ms=2.5, lw=1.2, label=f"{label}: {ended}")
+    starts = sorted({tuple(t.iterates[0]) for t in tracks.values()} or {(-0.5, -0.5)})
+    label = f"start x0 = ({starts[0][0]:g}, {starts[0][1]:g})" if len(starts) == 1 else "starts"
+    ax.plot(*np.array(starts).T, "o", color="black", mec="white", ms=8, label=label, zorder=5)
     ax.plot(1, 1, "*", color="red", mec="white", ms=14, label="minimum f(1, 1) = 0", zorder=5)
-    ax.set(xlim=(-2, 2), ylim=(-1, 3), xlabel="x", ylabel="y", title="Rosenbrock function")
+    ax.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), xlabel="x", ylabel="y")
+    ax.set(title="Rosenbrock function" + (", each optimizer's path" if tracks else ""))
     fig.colorbar(mesh, ax=ax, label="log10 f(x, y)")
     fig.legend(loc="outside lower center", ncols=1, fontsize="small")
     return fig

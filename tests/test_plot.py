@@ -356,15 +356,16 @@ def test_rosenbrock_paths(paper: tuple[Path, dict], capsys: pytest.CaptureFixtur
     spec = plot.check_columns(runs, plot.Spec(), seed_given=False)
     tracks = plot.paths(runs, plot.curve_rows(runs, spec), "maxfun")
     assert sorted(tracks) == ["L-BFGS-B, maxfun=150", "Nelder-Mead, maxfun=150", "TNC, maxfun=150"]
-    for name, path in tracks.items():  # each at the largest budget, from x0 to its x
-        method = name.split(",")[0]
-        np.testing.assert_array_equal(path, outcomes[method, 150]["iterates"])
-        assert list(path[0]) == X0 and list(path[-1]) == list(outcomes[method, 150]["x"])
+    for name, (path, nit, fun) in tracks.items():  # each at the largest budget, from x0 to x
+        outcome = outcomes[name.split(",")[0], 150]
+        np.testing.assert_array_equal(path, outcome["iterates"])
+        assert list(path[0]) == X0 and list(path[-1]) == list(outcome["x"])
+        assert (nit, fun) == (outcome["nit"], outcome["fun"])
     fig = plot.draw_rosenbrock(tracks)
     ax = fig.axes[0]
     drawn = {line.get_label().split(":")[0]: line for line in ax.get_lines()}
-    for name, path in tracks.items():
-        np.testing.assert_array_equal(drawn[name].get_xydata(), path)
+    for name, track in tracks.items():
+        np.testing.assert_array_equal(drawn[name].get_xydata(), track.iterates)
     # The legend hides nothing: it lies outside the axes, and x0 is inside them.
     fig.canvas.draw()
     legend = fig.legends[0].get_window_extent()
