@@ -23,9 +23,7 @@ Plugins.instance()
 
 
 # The suites extend the `overrides` list they are given: one fresh list per test.
-@pytest.mark.parametrize(
-    ("launcher_name", "overrides"), [(name, [SWEEPER]) for name in LAUNCHERS]
-)
+@pytest.mark.parametrize(("launcher_name", "overrides"), [(name, [SWEEPER]) for name in LAUNCHERS])
 class TestLauncherSuite(LauncherTestSuite):
     pass
 
@@ -46,4 +44,6 @@ class TestIntegrationSuite(IntegrationTestSuite):
     @pytest.fixture(autouse=True)
     def _plugins_importable(self, monkeypatch: pytest.MonkeyPatch) -> None:
         # The suite runs its apps in a scratch folder: the project's plugins come from ROOT.
-        monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+        monkeypatch.setenv(
+            "PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+        )
