@@ -134,7 +134,7 @@ def read_job_status(ret: JobReturn) -> JobStatus | None:
         log.warning(f"Ignoring the job status file {path}: {type(e).__name__}: {e}")
         return None
     if status not in ("reused", "ran") or not (redone is None or isinstance(redone, str)):
-        log.warning(f"Ignoring the job status file {path}: unknown status {status!r}")
+        log.warning(f"Ignoring the job status file {path}: not a status: {data!r}")
         return None
     return JobStatus(status, redone)
 
