@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hydra.core.plugins import Plugins
@@ -11,8 +12,11 @@ from hydra.test_utils.launcher_common_tests import (
     IntegrationTestSuite,
     LauncherTestSuite,
 )
+from hydra.test_utils.test_utils import TSweepRunner
 
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow  # about a minute: the integration suite starts 26 Python processes
 
 LAUNCHERS = ["basic", "joblib"]
 SWEEPER = "hydra/sweeper=checked_experiment"
@@ -25,7 +29,24 @@ Plugins.instance()
 # The suites extend the `overrides` list they are given: one fresh list per test.
 @pytest.mark.parametrize(("launcher_name", "overrides"), [(name, [SWEEPER]) for name in LAUNCHERS])
 class TestLauncherSuite(LauncherTestSuite):
-    pass
+    def test_failure_preserves_task_traceback(
+        self,
+        hydra_sweep_runner: TSweepRunner,
+        launcher_name: str,
+        overrides: list[str],
+        tmpdir: Path,
+        request: pytest.FixtureRequest,
+    ) -> None:
+        if launcher_name == "joblib":
+            # The suite's task is a local function, which joblib sends to its workers by value
+            # with cloudpickle; cloudpickle (3.1) names the code of such a function
+            # "<dynamic-code>", not the file of the suite, which the suite looks for. Hydra's
+            # own sweeper fails here alike. test_sweeper.py checks the joblib case with a task
+            # importable by name: the error, its cause and its frames come back intact.
+            request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError))
+        super().test_failure_preserves_task_traceback(
+            hydra_sweep_runner, launcher_name, overrides, tmpdir
+        )
 
 
 @pytest.mark.parametrize(
