@@ -18,7 +18,8 @@ from conftest import ROOT
 
 pytestmark = pytest.mark.slow  # about a minute: the integration suite starts 26 Python processes
 
-LAUNCHERS = ["basic", "joblib"]
+# Hydra's own launchers and the project's (hydra_plugins/isolated_launcher).
+LAUNCHERS = ["basic", "joblib", "sequential", "parallel"]
 SWEEPER = "hydra/sweeper=checked_experiment"
 
 # Import every plugin now, so that their configs are in Hydra's config store before the suites'

@@ -36,6 +36,7 @@ from hydra_plugins.checked_experiment_sweeper.checked_experiment_sweeper import 
     summary,
     variant,
 )
+from hydra_plugins.isolated_launcher.isolated import JobDied
 
 # Import every plugin now, so that their configs are in Hydra's config store before the fixture
 # `hydra_restore_singletons` first saves the store, and again each time it restores it.
@@ -261,6 +262,28 @@ def test_summary_of_a_sweep_without_reruns(
         assert [ret.return_value for ret in sweep.returns[0]] == [0, 1]
     [done] = [m for m in sweeper_log if m.startswith("Sweep done in ")]
     assert re.fullmatch(r"Sweep done in \d+\.\ds: reused 1, ran 1, failed 0", done), done
+
+
+@pytest.mark.usefixtures("no_global_hydra")
+@pytest.mark.parametrize("launcher", ["sequential", "parallel"])
+def test_a_dead_job_is_named_with_how_it_died(
+    hydra_sweep_runner: TSweepRunner, tmp_path: Path, sweeper_log: list[str], launcher: str
+) -> None:
+    outcomes = ["ran", "exit:3", "kill:SIGKILL", "fail", "reused"]
+    with pytest.raises(JobDied) as caught:
+        with sweep_task(hydra_sweep_runner, tmp_path, outcomes, launcher):
+            pass
+    died = "JobDied: the job's process ended without a result:"
+    assert caught.value.__notes__ == [
+        f"3 of 5 jobs failed (the other 2 kept their results; logs in {tmp_path}/multirun):\n"
+        + failure(1, outcomes, f"{died} exit code 3")
+        + "\n"
+        + failure(2, outcomes, f"{died} killed by signal 9 (SIGKILL)")
+        + "\n"
+        + failure(3, outcomes, "ValueError: job 3 failed")
+    ]
+    [done] = [m for m in sweeper_log if m.startswith("Sweep done in ")]
+    assert re.fullmatch(r"Sweep done in \d+\.\ds: reused 1, ran 1, failed 3", done), done
 
 
 def test_a_status_file_that_is_not_valid_is_ignored_with_a_warning(
