@@ -232,13 +232,23 @@ def _git(*args: str) -> str:
 
 @functools.cache
 def code_state(files: tuple[str, ...]) -> dict[str, Any]:
-    """The git commit, and whether `files` (the code that ran) differ from it."""
+    """The git commit, and whether `files` (the code that ran) differ from it: one `git status`
+    call, since every job asks."""
     try:
-        commit = _git("rev-parse", "HEAD").strip()
-        changed = [line[3:] for line in _git("status", "--porcelain", "--", *files).splitlines()]
+        status = _git("status", "--porcelain=v2", "--branch", "--untracked-files=all", "--", *files)
     except (OSError, subprocess.SubprocessError):
         return {"commit": UNKNOWN, "dirty": UNKNOWN, "modified": UNKNOWN}
-    return {"commit": commit, "dirty": bool(changed), "modified": changed}
+    commit = re.search(r"^# branch\.oid (\S+)$", status, re.M)
+    if commit is None or commit.group(1) == "(initial)":
+        return {"commit": UNKNOWN, "dirty": UNKNOWN, "modified": UNKNOWN}
+    # Each entry ends in its path after a fixed number of fields (git-status(1), porcelain v2).
+    fields = {"1": 8, "2": 9, "u": 10, "?": 1, "!": 1}
+    changed = [
+        line.split(" ", fields[line[0]])[-1].split("\t")[0]
+        for line in status.splitlines()
+        if line[:1] in fields
+    ]
+    return {"commit": commit.group(1), "dirty": bool(changed), "modified": changed}
 
 
 def _normalize(name: str) -> str:
