@@ -13,7 +13,6 @@ import utils
 from conftest import direct_minimize, into, run
 
 pytestmark = pytest.mark.slow
-PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def assert_equal_to_scipy(results: pd.DataFrame) -> None:
