@@ -32,7 +32,6 @@ matplotlib.use("Agg")  # files only, no window
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from utils import UnreadableResult, read_result  # noqa: E402
@@ -223,7 +222,32 @@ def number(runs: Runs, i: int, column: str, option: str) -> float | None:
     )
 
 
-def curve_rows(runs: Runs, spec: Spec) -> pd.DataFrame:
+class Row(NamedTuple):
+    """A run as drawn: its curve, its point, its seed, x and y, and its index in `Runs`."""
+
+    label: str
+    point: Any
+    seed: Any
+    x: float
+    y: float
+    run: int
+
+
+class Point(NamedTuple):
+    """A point of a curve: y's median and quartiles over its runs (seeds), x's median."""
+
+    label: str
+    point: Any
+    x: float
+    x_min: float
+    x_max: float
+    median: float
+    q25: float
+    q75: float
+    runs: int
+
+
+def curve_rows(runs: Runs, spec: Spec) -> list[Row]:
     """One row per drawable run: its curve's label, point, seed, x and y, and its index `run`
     in `runs`. Curves are told apart by `by` and by every config value that differs between
     runs of the same `by` and point (seed and output.* aside)."""
@@ -276,16 +300,10 @@ def curve_rows(runs: Runs, spec: Spec) -> pd.DataFrame:
         seen[twin] = i
         curves.append(curve)
     labels = curve_labels(runs, {curve: runs.configs[i] for curve, i in first.items()}, spec, split)
-    return pd.DataFrame(
-        {
-            "label": [labels[curve] for curve in curves],
-            "point": [runs.configs[i][spec.points] for i, _, _ in drawable],
-            "seed": [runs.configs[i].get(spec.seed) for i, _, _ in drawable],
-            "x": [x for _, x, _ in drawable],
-            "y": [y for _, _, y in drawable],
-            "run": [i for i, _, _ in drawable],
-        }
-    )
+    return [
+        Row(labels[curve], runs.configs[i][spec.points], runs.configs[i].get(spec.seed), x, y, i)
+        for curve, (i, x, y) in zip(curves, drawable, strict=True)
+    ]
 
 
 def curve_labels(
@@ -314,20 +332,21 @@ def curve_labels(
     return labels
 
 
-def summarize(rows: pd.DataFrame) -> pd.DataFrame:
+def summarize(rows: list[Row]) -> list[Point]:
     """Per curve and point: the median and quartiles of y over the point's seeds, the median
-    of x, how many runs (seeds) and whether x differed between them."""
-    grouped = rows.groupby(["label", "point"], sort=True)
-    summary = grouped.agg(
-        x=("x", "median"),
-        x_min=("x", "min"),
-        x_max=("x", "max"),
-        median=("y", "median"),
-        q25=("y", lambda y: y.quantile(0.25)),
-        q75=("y", lambda y: y.quantile(0.75)),
-        runs=("y", "size"),
-    ).reset_index()
-    return summary.sort_values(["label", "x", "point"], kind="stable", ignore_index=True)
+    of x and its range, and how many runs (seeds); by curve, then x."""
+    groups: dict[tuple, list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[row.label, token(row.point)].append(row)
+    points = []
+    for (label, _), group in groups.items():
+        xs, ys = np.array([r.x for r in group]), np.array([r.y for r in group])
+        q25, median, q75 = np.quantile(ys, [0.25, 0.5, 0.75])
+        x = float(np.median(xs))
+        points.append(
+            Point(label, group[0].point, x, xs.min(), xs.max(), median, q25, q75, len(group))
+        )
+    return sorted(points, key=lambda p: (p.label, p.x, p.point))
 
 
 # --------------------------------------------------------------------------------- drawing
@@ -346,35 +365,38 @@ def choose_scale(values: Sequence[float] | np.ndarray, scale: str) -> str:
     return "linear"
 
 
-def seeds_note(counts: pd.Series, what: str) -> str:
-    low, high = int(counts.min()), int(counts.max())
+def seeds_note(counts: list[int], what: str) -> str:
+    low, high = min(counts), max(counts)
     return f", {what} of {low if low == high else f'{low}-{high}'} seeds"
 
 
 def draw_curves(
-    summary: pd.DataFrame, spec: Spec, xscale: str = "auto", yscale: str = "auto"
+    summary: list[Point], spec: Spec, xscale: str = "auto", yscale: str = "auto"
 ) -> Figure:
     """y against x, one line per curve sorted by x; with several seeds per point, the line is
     the median and the band spans the interquartile range."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
-    for label, curve in summary.groupby("label", sort=True):
-        (line,) = ax.plot(curve["x"], curve["median"], marker="o", ms=3, label=label)
-        if curve["runs"].max() > 1:
-            ax.fill_between(
-                curve["x"], curve["q25"], curve["q75"], color=line.get_color(), alpha=0.2
-            )
-    several = summary["runs"] > 1
+    curves: dict[str, list[Point]] = defaultdict(list)
+    for point in summary:
+        curves[point.label].append(point)
+    for label, curve in sorted(curves.items()):
+        x = [p.x for p in curve]
+        (line,) = ax.plot(x, [p.median for p in curve], marker="o", ms=3, label=label)
+        if max(p.runs for p in curve) > 1:
+            q25, q75 = [p.q25 for p in curve], [p.q75 for p in curve]
+            ax.fill_between(x, q25, q75, color=line.get_color(), alpha=0.2)
+    several = [p.runs for p in summary if p.runs > 1]
     xlabel = label_of(spec.x)
-    if (summary["x_min"] != summary["x_max"]).any():
-        xlabel += seeds_note(summary.loc[several, "runs"], "median")
+    if any(p.x_min != p.x_max for p in summary):
+        xlabel += seeds_note(several, "median")
     ylabel = label_of(spec.y)
-    if several.any():
-        ylabel += seeds_note(summary.loc[several, "runs"], "median and IQR")
-    y_values = pd.concat([summary["median"], summary["q25"], summary["q75"]])
+    if several:
+        ylabel += seeds_note(several, "median and IQR")
+    y_values = [v for p in summary for v in (p.median, p.q25, p.q75)]
     ax.set(
         xlabel=xlabel,
         ylabel=ylabel,
-        xscale=choose_scale(summary["x"], xscale),
+        xscale=choose_scale([p.x for p in summary], xscale),
         yscale=choose_scale(y_values, yscale),
     )
     ax.legend(title=label_of(spec.by))
@@ -390,21 +412,22 @@ class Track(NamedTuple):
     fun: Any
 
 
-def paths(runs: Runs, rows: pd.DataFrame, points: str) -> dict[str, Track]:
+def paths(runs: Runs, rows: list[Row], points: str) -> dict[str, Track]:
     """Per curve, the path of its run at the largest point (lowest seed among equals) that
     recorded a 2-d path (`iterates`), under the name `TNC, maxfun=150`."""
     found = {}
-    order = rows.sort_values(["point", "seed"], ascending=[False, True], na_position="last")
-    for label, curve in order.groupby("label", sort=True):
-        for run in curve["run"]:
-            outcome = runs.outcomes[run]
-            iterates = outcome.get("iterates")
-            if isinstance(iterates, np.ndarray) and iterates.ndim == 2 and iterates.shape[1] == 2:
-                point = runs.configs[run][points]
-                track = Track(iterates, outcome.get("nit"), outcome.get("fun"))
-                found[f"{label}, {points}={spelled(point)}"] = track
-                break
-    return found
+    order = sorted(rows, key=lambda r: (r.label, -r.point, r.seed is None, r.seed or 0))
+    for row in order:
+        outcome = runs.outcomes[row.run]
+        iterates = outcome.get("iterates")
+        if (
+            row.label not in found
+            and isinstance(iterates, np.ndarray)
+            and iterates.shape[1:] == (2,)
+        ):
+            track = Track(iterates, outcome.get("nit"), outcome.get("fun"))
+            found[row.label] = (f"{row.label}, {points}={spelled(row.point)}", track)
+    return dict(found.values())
 
 
 def draw_rosenbrock(tracks: dict[str, Track]) -> Figure:
@@ -537,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             spec = check_columns(runs, spec, args.seed_column is not None)
             rows = curve_rows(runs, spec)
-            if rows.empty:
+            if not rows:
                 raise PlotError(f"none of the {len(runs.paths)} results has a value to draw")
             fig = draw_curves(summarize(rows), spec, args.xscale, args.yscale)
     except PlotError as e:

@@ -14,6 +14,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.optimize import minimize, rosen
 
@@ -92,15 +93,17 @@ def save(folder: Path, config: dict[str, Any], outcome: dict[str, Any] | None = 
     return path
 
 
-def summary_of(folder: Path, **spec: str) -> tuple[Any, Any, plot.Spec]:
+def summary_of(folder: Path, **spec: str) -> tuple[list, pd.DataFrame, plot.Spec]:
+    """The runs as drawn and the points of their curves (as a table), for `spec`."""
     runs = plot.read_runs(folder)
     spec = plot.check_columns(runs, plot.Spec(**spec), seed_given=False)
     rows = plot.curve_rows(runs, spec)
-    return rows, plot.summarize(rows), spec
+    return rows, pd.DataFrame(plot.summarize(rows)), spec
 
 
-def lines_of(summary: Any, spec: plot.Spec, **scales: str) -> tuple[Any, dict[str, Any]]:
-    fig = plot.draw_curves(summary, spec, **scales)
+def lines_of(summary: pd.DataFrame, spec: plot.Spec) -> tuple[Any, dict[str, Any]]:
+    points = [plot.Point(*p) for p in summary[list(plot.Point._fields)].itertuples(index=False)]
+    fig = plot.draw_curves(points, spec)
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
     return fig, lines
