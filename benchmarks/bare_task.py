@@ -1,5 +1,5 @@
 """task.py without its features: the same config tree and optimizer, but no result path,
-resume check, provenance or result file. benchmark.py times sweeps of it against task.py:
+resume check, provenance or result file. python -m benchmarks times sweeps of it against task.py:
 
 PYTHONPATH=. python benchmarks/bare_task.py -cp "$PWD/experiment" -m
 """
