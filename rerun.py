@@ -2,11 +2,12 @@
 
 python rerun.py results/paper/TNC-maxfun30-<hash>.pickle
 
-The run is redone from the resolved config the file holds, by the task's own
-`optimize`, with no Hydra composition: the result file is all it needs, not today's defaults
-and not the job's output folder. The exit status is 0 when fun and x are identical bit for
-bit, 1 when not. Either way the report shows what differs between then and now: the config
-that today's config files compose for the same command, the package versions and the commit.
+The run is redone from the resolved config the file holds, by the task's own `run`, with no
+Hydra composition: the result file is all it needs, not today's defaults and not the job's
+output folder. The exit status is 0 when the whole outcome is identical bit for bit (every
+value, every array), 1 when not or when the file cannot be read safely. Either way the report
+shows what differs between then and now: the outcome, the config that today's config files
+compose for the same command, the code, the package versions and the commit.
 
 Hydra's `python task.py --experimental-rerun JOB_DIR` is no substitute: it needs the job's
 output folder (.hydra/), composes today's config files anew rather than the stored config,
@@ -35,23 +36,69 @@ UNKNOWN = utils.UNKNOWN
 
 def rerun(config: dict[str, Any]) -> dict[str, Any]:
     """The outcome of the stored config, computed today."""
-    return task.optimize(OmegaConf.create(config))
+    return task.run(OmegaConf.create(config))
 
 
-def identical(then: dict[str, Any], now: dict[str, Any]) -> bool:
-    """Whether fun and x are the same bit for bit (float64 throughout)."""
-    x_then, x_now = np.asarray(then["x"]), np.asarray(now["x"])
-    return (
-        float(then["fun"]).hex() == float(now["fun"]).hex()
-        and x_then.dtype == x_now.dtype == np.float64
-        and x_then.shape == x_now.shape
-        and x_then.tobytes() == x_now.tobytes()
-    )
+SHOWN = 3  # differing entries shown per long array
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal bit for bit: arrays in dtype, shape and bytes, floats in every bit."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.dtype == object or b.dtype == object:
+            return a.shape == b.shape and all(map(same, a.ravel(), b.ravel()))
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a.hex() == b.hex() or (a != a and b != b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(map(same, a, b))
+    return a == b
 
 
 def plain(value: Any) -> Any:
-    """`value` for printing: arrays as lists of Python floats, whose repr is exact."""
+    """`value` for printing: short arrays as lists of Python numbers, whose repr is exact."""
     return np.asarray(value).tolist() if isinstance(value, np.ndarray) else value
+
+
+def show(value: Any) -> str:
+    """A value in a line of the report; arrays of more than 4 entries by shape and dtype."""
+    if isinstance(value, np.ndarray) and value.size > 4:
+        return f"array of shape {value.shape} ({value.dtype})"
+    return repr(plain(value))
+
+
+def array_difference(then: np.ndarray, now: np.ndarray) -> str:
+    """How two long arrays of one shape differ: how many entries, and the first few."""
+    if then.shape != now.shape or then.dtype != now.dtype:
+        return f"{show(then)} -> {show(now)}"
+    flat_then, flat_now = then.reshape(-1), now.reshape(-1)
+    differ = [i for i in range(flat_then.size) if not same(flat_then[i], flat_now[i])]
+    first = ", ".join(
+        f"{list(np.unravel_index(i, then.shape))}: {flat_then[i]!r} -> {flat_now[i]!r}"
+        for i in differ[:SHOWN]
+    )
+    more = ", ..." if len(differ) > SHOWN else ""
+    return f"{len(differ)} of {then.size} entries differ (shape {then.shape}); {first}{more}"
+
+
+def outcome_differences(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """One line per outcome value that differs, is added or is gone."""
+    lines = []
+    for key in [*then, *(k for k in now if k not in then)]:
+        if key not in then or key not in now:
+            old, new = (show(d[key]) if key in d else "(absent)" for d in (then, now))
+            lines.append(f"{key}: {old} -> {new}")
+        elif not same(then[key], now[key]):
+            old, new = then[key], now[key]
+            long_arrays = all(isinstance(v, np.ndarray) and v.size > 4 for v in (old, new))
+            detail = array_difference(old, new) if long_arrays else f"{show(old)} -> {show(new)}"
+            lines.append(f"{key}: {detail}")
+    return lines
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -147,7 +194,7 @@ def versions_report(provenance: dict[str, Any]) -> list[str]:
     then = provenance.get("versions")
     if not then:
         return ["Versions: not recorded"]
-    changed = differences(then, utils.environment()["versions"])
+    changed = differences(then, utils.versions())
     if not changed:
         return ["Versions: unchanged"]
     return ["Versions (then -> now):", *(f"  {line}" for line in changed)]
@@ -178,8 +225,22 @@ def describe_commit(version: dict[str, Any]) -> str:
     return f"{commit[:12]} ({state}{files})"
 
 
+def code_report(provenance: dict[str, Any]) -> list[str]:
+    """Which of the files that made the result differ today (the code resume compares)."""
+    then = dict(provenance.get("code_files", []))
+    if not then:
+        return ["Code: not recorded"]
+    changed = [
+        name for name, digest in then.items() if utils.file_digest(utils.REPO_ROOT / name) != digest
+    ]
+    if not changed:
+        return [f"Code: unchanged ({', '.join(then)})"]
+    return [f"Code: changed since: {', '.join(changed)}"]
+
+
 def commit_report(provenance: dict[str, Any]) -> list[str]:
-    now = utils.code_version()
+    files = [name for name, _ in provenance.get("code_files", [])]
+    now = utils.code_state(tuple(files or utils.code_files(task.__file__)))
     then_text, now_text = describe_commit(provenance), describe_commit(now)
     if then_text == now_text and provenance.get("commit", UNKNOWN) != UNKNOWN:
         return [f"Commit: unchanged, {now_text}"]
@@ -196,9 +257,10 @@ def commit_report(provenance: dict[str, Any]) -> list[str]:
 
 
 def outcome_report(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    if identical(then, now):
-        return [f"Outcome: identical, bit for bit: fun = {then['fun']!r}, x = {plain(then['x'])}"]
-    changed = differences({"result": then}, {"result": now})
+    changed = outcome_differences(then, now)
+    if not changed:
+        values = ", ".join(f"{key} = {show(value)}" for key, value in then.items())
+        return [f"Outcome: identical, bit for bit: {values}"]
     return ["Outcome: DIFFERENT (stored -> today):", *(f"  {line}" for line in changed)]
 
 
@@ -209,9 +271,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         record = utils.read_result(args.result)
-    except Exception as error:  # noqa: BLE001 - say why the file cannot be used
-        print(f"Error: cannot read {args.result}: {error!r}", file=sys.stderr)
-        return 2
+    except utils.UnreadableResult as error:
+        print(f"Error: cannot read {error}", file=sys.stderr)
+        return 1
     provenance = record.get("provenance", {})
     print(f"Re-ran {args.result}, made {provenance.get('started', 'at an unknown time')}")
     try:
@@ -221,8 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         same = False
     else:
         lines = outcome_report(record["result"], now)
-        same = identical(record["result"], now)
+        same = not outcome_differences(record["result"], now)
     lines += config_report(record["config"], provenance)
+    lines += code_report(provenance)
     lines += versions_report(provenance)
     lines += commit_report(provenance)
     print("\n".join(lines))
