@@ -14,7 +14,7 @@ import task
 
 @hydra.main(config_path="../config", config_name="task")
 def main(config: DictConfig) -> float:
-    return task.optimize(config)["fun"]
+    return task.run(config)["fun"]
 
 
 if __name__ == "__main__":

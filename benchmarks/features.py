@@ -7,9 +7,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+import methods
 import task
 import utils
 from benchmarks.measure import (
+    ROOT,
     Row,
     experiment_config,
     per_call,
@@ -19,25 +21,28 @@ from benchmarks.measure import (
 def features(tmp: Path, job_wall: float, number: int) -> list[Row]:
     """Section 2, in process: each feature function against the mean wall time of a job."""
     config = experiment_config(["settings=tnc", "maxfun=100", f"output.dir={tmp}/features"])
-    outcome = task.optimize(config)
+    outcome = task.run(config)
     provenance = {"config_name": "task", "overrides": ["settings=tnc", "maxfun=100"]}
     resolved = OmegaConf.to_container(config, resolve=True)
     assert isinstance(resolved, dict)
     path = utils.result_path(resolved)
     tic = time.perf_counter()
-    utils.environment.cache_clear()
-    utils.code_version.cache_clear()
+    caches = (utils.file_digest, utils.code_state, utils.declared_distributions, utils.versions)
+    for cached in caches:
+        cached.cache_clear()
     utils.environment()
     environment = time.perf_counter() - tic
     record = utils.make_record(resolved, outcome, provenance)
     calls = {  # the steps of task.main around the optimizer, in order
-        "check_config": lambda: task.check_config(config),
+        "check_config": lambda: methods.check_config(config),
         "resolve the config": lambda: OmegaConf.to_container(config, resolve=True),
         "result_path": lambda: utils.result_path(resolved),
-        "finished_result, no file yet": lambda: utils.finished_result(tmp / "none", resolved),
+        "look for a stored result, no file yet": lambda: (tmp / "none").exists(),
         "make_record": lambda: utils.make_record(resolved, outcome, provenance),
         "save_result (atomic, fsync)": lambda: utils.save_result(path, record),
-        "finished_result, file found": lambda: utils.finished_result(path, resolved),
+        "read and check a stored result, file found": lambda: utils.why_not_reusable(
+            utils.read_result(path), resolved, str(ROOT / "task.py")
+        ),
     }
     rows = []
     for name, fn in calls.items():

@@ -42,7 +42,7 @@ def write_results(folder: Path, count: int) -> None:
             config.maxfun = maxfun
             started = datetime.now(timezone.utc).isoformat()
             tic = time.perf_counter()
-            outcome = task.optimize(config)
+            outcome = task.run(config)
             provenance = {
                 "config_name": "task",
                 "config_path": str(ROOT / "experiment"),
