@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import utils
-from conftest import ROOT, into, run
-from project_copy import commit_all, copy_project, edit
+from tests.helpers import ROOT, into, run
+from tests.project_copy import commit_all, copy_project, edit
 
 UNKNOWN_GIT = {"commit": "unknown", "dirty": "unknown", "modified": "unknown"}
 

@@ -12,7 +12,8 @@ import pytest
 
 import plot
 import utils
-from conftest import direct_minimize, into, run
+from tests.example.rosenbrock import direct_minimize
+from tests.helpers import into, run
 
 pytestmark = pytest.mark.slow
 PNG = b"\x89PNG\r\n\x1a\n"

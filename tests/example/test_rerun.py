@@ -11,8 +11,8 @@ import pytest
 
 import rerun
 import utils
-from conftest import ROOT, into, run
-from project_copy import commit_all, copy_project, edit
+from tests.helpers import ROOT, into, run
+from tests.project_copy import commit_all, copy_project, edit
 
 
 def one_result(folder: Path) -> Path:
