@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 
-import rerun
 import tiny
+
+import rerun
 
 if __name__ == "__main__":
     rerun.task = tiny  # the task whose `run` re-computes the stored config
