@@ -45,6 +45,9 @@ def run_cli(main: Callable[[], object]) -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra then re-raises errors instead of printing them
     try:
         main()
+    except KeyboardInterrupt as interrupt:
+        print(f"Interrupted{': ' if str(interrupt) else ''}{interrupt}", file=sys.stderr)
+        sys.exit(130)  # as a shell reports a Ctrl-C
     except Exception as error:
         message = describe_config_error(error)
         if message is None:

@@ -72,9 +72,16 @@ def config_hash(identity: dict[str, Any]) -> str:
 
 def result_path(config: dict[str, Any]) -> Path:
     """`output.dir/output.name-<hash>.pickle` for a resolved config: distinct configs never
-    share a file, and equal ones always do."""
+    share a file, and equal ones always do. A file of the same hash whose readable name was
+    spelled otherwise (`scale2.0` for `scale2`) is the same run's: that one is returned."""
     output = config["output"]
-    return Path(output["dir"]) / f"{output['name']}-{config_hash(run_identity(config))}.pickle"
+    digest = config_hash(run_identity(config))
+    path = Path(output["dir"]) / f"{output['name']}-{digest}.pickle"
+    if not path.exists() and path.parent.is_dir():
+        same = sorted(path.parent.glob(f"*-{digest}.pickle"))
+        if same:
+            return same[0]
+    return path
 
 
 # --- Writing and reading result files --------------------------------------------------------
@@ -103,10 +110,9 @@ class UnreadableResult(ValueError):
 # and scalars (as numpy 1 and 2 pickle them), sets, and the codec pickle protocol 2 uses for
 # bytes. Nothing else is ever imported or called while reading, so a crafted file cannot run
 # code: it is refused.
+BUILTINS = ("set", "frozenset", "complex")  # `__builtin__` is their module in protocol 2
 ALLOWED_GLOBALS = {
-    ("builtins", "set"),
-    ("builtins", "frozenset"),
-    ("builtins", "complex"),
+    *((builtins, name) for builtins in ("builtins", "__builtin__") for name in BUILTINS),
     ("_codecs", "encode"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
@@ -226,13 +232,23 @@ def _git(*args: str) -> str:
 
 @functools.cache
 def code_state(files: tuple[str, ...]) -> dict[str, Any]:
-    """The git commit, and whether `files` (the code that ran) differ from it."""
+    """The git commit, and whether `files` (the code that ran) differ from it: one `git status`
+    call, since every job asks."""
     try:
-        commit = _git("rev-parse", "HEAD").strip()
-        changed = [line[3:] for line in _git("status", "--porcelain", "--", *files).splitlines()]
+        status = _git("status", "--porcelain=v2", "--branch", "--untracked-files=all", "--", *files)
     except (OSError, subprocess.SubprocessError):
         return {"commit": UNKNOWN, "dirty": UNKNOWN, "modified": UNKNOWN}
-    return {"commit": commit, "dirty": bool(changed), "modified": changed}
+    commit = re.search(r"^# branch\.oid (\S+)$", status, re.M)
+    if commit is None or commit.group(1) == "(initial)":
+        return {"commit": UNKNOWN, "dirty": UNKNOWN, "modified": UNKNOWN}
+    # Each entry ends in its path after a fixed number of fields (git-status(1), porcelain v2).
+    fields = {"1": 8, "2": 9, "u": 10, "?": 1, "!": 1}
+    changed = [
+        line.split(" ", fields[line[0]])[-1].split("\t")[0]
+        for line in status.splitlines()
+        if line[:1] in fields
+    ]
+    return {"commit": commit.group(1), "dirty": bool(changed), "modified": changed}
 
 
 def _normalize(name: str) -> str:

@@ -59,8 +59,8 @@ def _child_main(fn: Callable[[], Any], conn: Connection) -> None:
     try:
         try:
             message: tuple[str, Any] = ("value", fn())
-        except KeyboardInterrupt:
-            message, code = ("interrupted", None), 130
+        except KeyboardInterrupt as interrupt:
+            message, code = ("interrupted", str(interrupt)), 130
         except BaseException as error:  # noqa: BLE001 - every error goes back to the parent
             text = "".join(traceback.format_exception(error))
             if hasattr(error, "add_note"):
@@ -102,7 +102,7 @@ class Child(Generic[T]):
             raise JobDied(f"the job's process ended without a result: {how_it_ended(status)}")
         kind, payload = pickle.loads(data)
         if kind == "interrupted":
-            raise KeyboardInterrupt("a job was interrupted")
+            raise KeyboardInterrupt(payload or "a job was interrupted")
         if kind == "error":
             raise payload
         return payload
