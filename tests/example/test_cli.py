@@ -55,15 +55,7 @@ TNC_OPTIONS = "accuracy, disp, eps, eta, finite_diff_rel_step, ftol, gtol, maxCG
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        pytest.param(
-            [],
-            f"Error: no method chosen: add method=NAME with NAME one of {METHODS}",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="utils.run_and_save resolves output.name (${method.name}) before "
-                "task.run checks the method: InterpolationKeyError traceback",
-            ),
-        ),
+        ([], f"Error: no method chosen: add method=NAME with NAME one of {METHODS}"),
         (["method=bfgs"], f"Error: unknown method 'bfgs': valid choices are {METHODS}"),
         (["method=tnc", "x0=abc"], "Error: x0 must be null or a list of numbers"),
         (["method=tnc", "x0=[1,a]"], "got [1, 'a']"),

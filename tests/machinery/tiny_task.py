@@ -31,8 +31,8 @@ def sweep(*args: str, project: Path = ROOT) -> subprocess.CompletedProcess:
 
 
 def rerun_tiny(result: Path, project: Path = ROOT) -> subprocess.CompletedProcess:
-    """rerun.py on a result of the tiny task."""
-    return run(str(TINY / "rerun_tiny.py"), str(result), cwd=project, env=env(project))
+    """rerun.py on a result of the tiny task, which the result names as its task."""
+    return run("rerun.py", str(result), cwd=project, env=env(project))
 
 
 def expected_draws(seed: int, n: int = 5, scale: float = 1.0) -> np.ndarray:
