@@ -202,6 +202,15 @@ def _is_project_code(path: Path) -> bool:
     )
 
 
+def project_path(path: str | Path) -> str:
+    """`path` relative to the project's root (as code_files names files), else absolute."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return str(absolute.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(absolute)
+
+
 def code_files(*also: str | Path) -> dict[str, str]:
     """The project's modules loaded in this process (and the files `also` names), as
     {path relative to the project: sha256 of its contents}."""
@@ -360,7 +369,7 @@ def why_not_reusable(record: dict[str, Any], config: dict[str, Any], task_file: 
     then_files = dict(stored.get("code_files", []))
     if not then_files:
         return "made by code that recorded no fingerprint"
-    task = str(Path(task_file).resolve().relative_to(REPO_ROOT))
+    task = project_path(task_file)
     changed = [
         name for name, digest in then_files.items() if file_digest(REPO_ROOT / name) != digest
     ]
@@ -458,7 +467,12 @@ def run_and_save(config: DictConfig, run: Callable[[DictConfig], Outcome]) -> Ou
         name = signal.Signals(interrupts[0]).name
         raise Interrupted(f"{name} during the run: its result was not saved")
 
-    provenance = {**environment(task_file), "started": started.isoformat(), "duration_s": duration}
+    provenance = {
+        "task": f"{project_path(task_file)}:{run.__name__}",  # what rerun.py calls
+        **environment(task_file),
+        "started": started.isoformat(),
+        "duration_s": duration,
+    }
     if HydraConfig.initialized():
         provenance.update(hydra_provenance(HydraConfig.get()))
     save_result(path, make_record(resolved, outcome, provenance))

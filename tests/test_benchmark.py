@@ -1,4 +1,4 @@
-"""`python benchmark.py --quick` runs and prints a table with every row and sensible values.
+"""`python -m benchmarks --quick` runs and prints a table with every row and sensible values.
 Timings are not asserted: the machine is shared and noisy."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def percent(cell: str) -> float:
 
 
 def test_quick_benchmark() -> None:
-    proc = run("benchmark.py", "--quick", timeout=1200)
+    proc = run("-m", "benchmarks", "--quick", timeout=1200)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     for name in ROWS:

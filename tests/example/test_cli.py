@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import utils
-from conftest import direct_minimize, into, last_line, run
+from tests.example.rosenbrock import direct_minimize
+from tests.helpers import into, last_line, run
 
 
 def results_in(tmp_path: Path) -> list[Path]:

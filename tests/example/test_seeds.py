@@ -9,16 +9,8 @@ from omegaconf import OmegaConf
 
 import task
 import utils
-from conftest import (
-    SETTINGS,
-    TNC,
-    composed,
-    direct_minimize,
-    experiment_sweeper,
-    into,
-    resolved,
-    run,
-)
+from tests.example.rosenbrock import SETTINGS, TNC, direct_minimize
+from tests.helpers import composed, experiment_sweeper, into, resolved, run, sweep_counts
 
 MAXFUNS = range(10, 151, 10)
 SEEDS = range(5)
@@ -92,7 +84,7 @@ def test_seeds_experiment_end_to_end(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     n = len(SETTINGS) * len(maxfuns) * len(seeds)
-    assert f"skipped 0 finished, ran {n}, failed 0" in proc.stdout
+    assert sweep_counts(proc.stdout) == {"reused": 0, "ran": n, "re-ran": 0, "failed": 0}
     files = sorted((tmp_path / "results").glob("*.pickle"))
     assert len(files) == n
     for path in files:
