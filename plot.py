@@ -527,7 +527,8 @@ def parser() -> argparse.ArgumentParser:
         "--rosenbrock",
         action="store_true",
         help="draw the Rosenbrock landscape with each curve's path (its `iterates`) "
-        "at the largest point; without such results, the landscape alone",
+        "at the largest point; without such results, a note on stderr and the landscape "
+        "alone (exit code 0)",
     )
     return p
 
