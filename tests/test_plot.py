@@ -20,7 +20,8 @@ from scipy.optimize import minimize, rosen
 
 import plot
 import utils
-from conftest import LBFGSB, NELDER_MEAD, TNC, last_line, run
+from tests.example.rosenbrock import LBFGSB, NELDER_MEAD, TNC
+from tests.helpers import last_line, run
 
 PNG = b"\x89PNG\r\n\x1a\n"
 X0 = [-0.5, -0.5]
