@@ -324,9 +324,6 @@ def test_unreadable_files_are_named_and_skipped(paper: tuple[Path, dict]) -> Non
     assert out.read_bytes().startswith(PNG)
 
 
-@pytest.mark.skipif(
-    not hasattr(utils, "UnreadableResult"), reason="needs utils' restricted unpickler"
-)
 def test_a_pickle_that_runs_code_is_skipped(paper: tuple[Path, dict], tmp_path: Path) -> None:
     folder, _ = paper
     victim = tmp_path / "created"
