@@ -34,7 +34,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from utils import UnreadableResult, read_result  # noqa: E402
+from utils import UnreadableResult, iter_results  # noqa: E402
 
 MAKE_RESULTS = "python task.py -cp experiment -m"
 DEFAULTS = {"x": "maxfun", "y": "fun", "by": "method.name", "seed": "seed"}
@@ -110,12 +110,11 @@ def read_runs(folder: Path) -> Runs:
     file is skipped with one line on stderr that names it. Configs are kept as written, so
     that a key a file does not have stays apart from a key set to None."""
     runs = Runs(folder, [], [], [])
-    for path in sorted(Path(folder).rglob("*.pickle"), key=str):
-        try:
-            record = read_result(path)
-        except UnreadableResult as e:  # its message is one line that names the file
-            print(f"Warning: skipped unreadable result {e}", file=sys.stderr)
-            continue
+
+    def warn(error: UnreadableResult) -> None:  # its message is one line that names the file
+        print(f"Warning: skipped unreadable result {error}", file=sys.stderr)
+
+    for path, record in iter_results(folder, skipped=warn):
         runs.paths.append(path)
         runs.configs.append(flatten(record["config"]))
         runs.outcomes.append(flatten(record["result"]))

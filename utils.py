@@ -149,6 +149,23 @@ def read_result(path: str | Path) -> dict[str, Any]:
     return record
 
 
+def iter_results(
+    folder: str | Path, skipped: Callable[[UnreadableResult], None] | None = None
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(file, record) for every result file below `folder`, in order of path. An unreadable
+    or refused file is passed to `skipped`, by default a warning that names it, and left out."""
+    for path in sorted(Path(folder).rglob("*.pickle"), key=str):
+        try:
+            record = read_result(path)
+        except UnreadableResult as error:
+            if skipped is None:
+                warnings.warn(f"skipped {error}", stacklevel=3)
+            else:
+                skipped(error)
+            continue
+        yield path, record
+
+
 def load_results(folder: str | Path) -> pd.DataFrame:
     """One row per result file below `folder`: the config flattened into dotted columns
     (`method.options.maxfun`), the outcome beside it (`fun`, `x`, `nfev`, ...), provenance
@@ -156,21 +173,15 @@ def load_results(folder: str | Path) -> pd.DataFrame:
     that names each."""
     import pandas as pd  # here, not at the top: every job imports this module, few need pandas
 
-    rows = []
-    for path in sorted(Path(folder).rglob("*.pickle")):
-        try:
-            record = read_result(path)
-        except UnreadableResult as error:
-            warnings.warn(f"skipped {error}", stacklevel=2)
-            continue
-        rows.append(
-            {
-                **record["config"],
-                **record["result"],
-                "provenance": record.get("provenance", {}),
-                "path": str(path),
-            }
-        )
+    rows = [
+        {
+            **record["config"],
+            **record["result"],
+            "provenance": record.get("provenance", {}),
+            "path": str(path),
+        }
+        for path, record in iter_results(folder)
+    ]
     return pd.json_normalize(rows)
 
 
