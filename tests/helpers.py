@@ -8,10 +8,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.checked_experiment_sweeper.checked_experiment_sweeper import (
@@ -91,3 +96,20 @@ def experiment_sweeper(
         max_batch_size=config.hydra.sweeper.max_batch_size,
         overrides=OmegaConf.to_container(config.hydra.sweeper.overrides),
     )
+
+
+@contextmanager
+def checking_sweeper(config_dir: str, name: str) -> Iterator[CheckedExperimentSweeper]:
+    """The sweeper that `config_dir`/`name`.yaml configures, set up in-process on that composed
+    config as Hydra sets it up for a sweep, so that it can check batches of jobs
+    (`validate_batch_is_legal`)."""
+    with initialize_config_dir(config_dir=str(ROOT / config_dir)):
+        config = compose(name, return_hydra_config=True)
+        HydraConfig.instance().set_config(config)
+        sweeper = CheckedExperimentSweeper(
+            max_batch_size=None, overrides=OmegaConf.to_container(config.hydra.sweeper.overrides)
+        )
+        loader = GlobalHydra.instance().config_loader()
+        sweeper.hydra_context = HydraContext(config_loader=loader, callbacks=None)
+        sweeper.config = config
+        yield sweeper

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from omegaconf import DictConfig, OmegaConf
+from scipy.optimize import minimize, rosen
 
 import cli
 import task
@@ -102,3 +103,48 @@ def test_result_path_names_the_config() -> None:
     # ... while where and how results are written is not part of a run's identity.
     c = utils.result_path(experiment_resolved("settings=tnc", "maxfun=10", "output.resume=false"))
     assert c == a
+
+
+def outcome_bits(outcome: dict) -> tuple:
+    """An outcome as exact, comparable values: arrays as their shape and bytes, anything else
+    as its repr (exact for floats)."""
+    return tuple(
+        (key, (value.shape, value.tobytes()) if isinstance(value, np.ndarray) else repr(value))
+        for key, value in sorted(outcome.items())
+    )
+
+
+def test_lbfgsb_with_jac_set_ignores_eps() -> None:
+    """Why experiment/settings/lbfgsb.yaml leaves eps alone: with jac: 2-point, L-BFGS-B
+    ignores method.options.eps; eps sizes the steps of its gradient only when jac is null."""
+    runs = {
+        (jac, eps): task.run(
+            experiment_config(
+                "settings=lbfgsb", "maxfun=30", f"jac={jac}", f"method.options.eps={eps}"
+            )
+        )
+        for jac in ("2-point", "null")
+        for eps in (1e-3, 1e-8, 0.5)
+    }
+    assert runs["2-point", 1e-8]["nfev"] == 36 and runs["null", 1e-8]["nfev"] == 36
+    with_jac = {outcome_bits(runs["2-point", eps]) for eps in (1e-3, 1e-8, 0.5)}
+    assert len(with_jac) == 1  # bit-identical, whatever eps
+    without_jac = {runs["null", eps]["fun"] for eps in (1e-3, 1e-8, 0.5)}
+    assert len(without_jac) == 3  # each eps its own answer
+    assert runs["null", 1e-8]["fun"] != runs["2-point", 1e-8]["fun"]
+
+
+def test_the_papers_lbfgsb_keeps_scipys_eps() -> None:
+    settings = OmegaConf.load("experiment/settings/lbfgsb.yaml")
+    assert set(settings.method.options) == {"maxfun"}  # no eps override
+    config = experiment_resolved("settings=lbfgsb", "maxfun=30")
+    assert config["jac"] == "2-point"
+    assert config["method"]["options"]["eps"] == 1e-08
+    # 1e-08 is scipy's default eps: the same answer as no eps at all (with jac null, where eps
+    # counts; 1e-3 gives another).
+    x0 = np.array([-0.5, -0.5])
+    default = minimize(rosen, x0, method="L-BFGS-B", options={"maxfun": 30})
+    same = minimize(rosen, x0, method="L-BFGS-B", options={"maxfun": 30, "eps": 1e-08})
+    other = minimize(rosen, x0, method="L-BFGS-B", options={"maxfun": 30, "eps": 1e-3})
+    assert default.fun == same.fun and np.array_equal(default.x, same.x)
+    assert other.fun != default.fun

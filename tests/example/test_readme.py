@@ -1,15 +1,16 @@
 """README.md is the tutorial: short, its commands in the tutorial's order, its table of results
-what the experiment computes. tests/test_docs.py runs its commands and checks their output."""
+what the experiment computes. tests/example/test_docs.py runs its commands and checks their
+output."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from test_docs import page_commands
 
 import utils
-from conftest import ROOT
+from tests.example.test_docs import page_commands
+from tests.helpers import ROOT
 
 README = ROOT / "README.md"
 

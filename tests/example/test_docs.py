@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NO_SLURM, ROOT, run
-from project_copy import copy_project
+from tests.helpers import NO_SLURM, ROOT, run
+from tests.project_copy import copy_project
 
 # The README first: the pages build on the results its commands make.
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Commands with a test of their own, left out here because they take minutes.
-OWN_TEST = {("-m", "benchmarks"): "tests/test_benchmark.py"}
+OWN_TEST = {("-m", "benchmarks"): "tests/example/test_benchmark.py"}
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 # What may differ between runs: log time stamps, sweep folders and durations.
 VARIABLE = [

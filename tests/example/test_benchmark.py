@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import run
+from tests.helpers import run
 
 pytestmark = pytest.mark.slow
 

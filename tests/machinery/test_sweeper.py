@@ -1,5 +1,7 @@
 """The checked experiment sweeper: its cheap up-front check refuses every config that Hydra's
-full check (composing every job) refuses, before any job runs, with every launcher."""
+full check (composing every job) refuses, before any job runs, with every launcher; a failed
+sweep raises the first failed job's own error and names every failed job. On the tiny task's
+study (tests/machinery/tiny/experiment/study.yaml) and on tests/machinery/sweeper_task/."""
 
 from __future__ import annotations
 
@@ -15,19 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn
 from hydra.plugins.sweeper import Sweeper
 from hydra.test_utils.test_utils import TSweepRunner
-from hydra.types import HydraContext
 from omegaconf import OmegaConf
-from sweeper_task.app import job
 
-from conftest import ROOT, into, last_line, needs_slurm, run
 from hydra_plugins.checked_experiment_sweeper.checked_experiment_sweeper import (
     STATUS_FILE,
     CheckedExperimentSweeper,
@@ -37,6 +34,9 @@ from hydra_plugins.checked_experiment_sweeper.checked_experiment_sweeper import 
     variant,
 )
 from hydra_plugins.isolated_launcher.isolated import JobDied
+from tests.helpers import ROOT, checking_sweeper, into, last_line, needs_slurm
+from tests.machinery.sweeper_task.app import job
+from tests.machinery.tiny_task import tiny
 
 # Import every plugin now, so that their configs are in Hydra's config store before the fixture
 # `hydra_restore_singletons` first saves the store, and again each time it restores it.
@@ -49,32 +49,28 @@ def parsed(*overrides: str) -> list:
 
 def test_variant_keeps_values_only_where_they_matter() -> None:
     groups = {"settings"}
-    assert variant(parsed("settings=tnc", "maxfun=10"), groups) == (
-        ("settings", "tnc"),
-        ("maxfun", "int"),
+    assert variant(parsed("settings=few", "size=10"), groups) == (
+        ("settings", "few"),
+        ("size", "int"),
     )
-    assert variant(parsed("settings=tnc", "maxfun=10"), groups) == variant(
-        parsed("settings=tnc", "maxfun=150"), groups
+    assert variant(parsed("settings=few", "size=10"), groups) == variant(
+        parsed("settings=few", "size=150"), groups
     )
-    assert variant(parsed("maxfun=abc"), groups) != variant(parsed("maxfun=10"), groups)
+    assert variant(parsed("size=abc"), groups) != variant(parsed("size=10"), groups)
     assert variant(parsed("hydra/launcher=basic"), set()) == (("hydra/launcher", "basic"),)
-    assert variant(parsed("~jac=2-point"), set()) == (("~jac", "2-point"),)
-    assert variant(parsed("method.options={eta:1}"), set()) == (("method.options", "{eta:1}"),)
+    assert variant(parsed("~behave=ok"), set()) == (("~behave", "ok"),)
+    assert variant(parsed("options={step:1}"), set()) == (("options", "{step:1}"),)
     assert variant(parsed("+foo=${bar}"), set())[0][1] != "str"
+
+
+# The tiny task's study: settings few and many, each with `options` of its own.
+STUDY = ["-cp", "experiment", "-cn", "study", "-m"]
 
 
 @pytest.fixture(scope="module")
 def sweeper() -> Iterator[CheckedExperimentSweeper]:
-    """The experiment's sweeper, set up in-process on the composed experiment config."""
-    with initialize_config_dir(config_dir=str(ROOT / "experiment")):
-        config = compose("task", return_hydra_config=True)
-        HydraConfig.instance().set_config(config)
-        sweeper = CheckedExperimentSweeper(
-            max_batch_size=None, overrides=OmegaConf.to_container(config.hydra.sweeper.overrides)
-        )
-        loader = GlobalHydra.instance().config_loader()
-        sweeper.hydra_context = HydraContext(config_loader=loader, callbacks=None)
-        sweeper.config = config
+    """The study's sweeper, set up in-process on the composed study config."""
+    with checking_sweeper("tests/machinery/tiny/experiment", "study") as sweeper:
         yield sweeper
 
 
@@ -89,15 +85,15 @@ def outcome(check, batch) -> str:  # noqa: ANN001
 # Small budgets keep Hydra's full check (about 0.15 s a job) short. (overrides, refused?)
 SWEEPS = [
     ([], False),
-    (["settings=tnc", "method.options.maxCGit=1,5"], False),
-    (["jac=2-point,3-point"], False),
-    (["x0=[0.5,0.5],abc"], False),  # any value is fine for an untyped key ...
+    (["settings=few", "options.tol=0.1,0.01"], False),
+    (["behave=ok,raise"], False),
+    (["seed=[0.5,0.5],abc"], False),  # any value is fine for an untyped key ...
     (["hydra.job.chdir=false,abc"], True),  # ... but not for a typed one
-    (["settings=tnc,bogus"], True),
-    (["method.options.nokey=1"], True),
-    (["+method.options.maxfev=5"], True),  # only for nelder-mead, where maxfev exists
-    (["~method.options.eta"], True),  # only for the settings without eta
-    (["method.options={eta:0.3},{nokey:1}"], True),  # dicts merge key by key
+    (["settings=few,bogus"], True),
+    (["options.nokey=1"], True),
+    (["+options.maxiter=5"], True),  # only for many, where maxiter exists
+    (["~options.tol"], True),  # only for the settings without tol
+    (["options={step:0.3},{nokey:1}"], True),  # dicts merge key by key
 ]
 
 
@@ -106,14 +102,14 @@ SWEEPS = [
 def test_same_verdict_as_the_full_check(
     sweeper: CheckedExperimentSweeper, overrides: list[str], refused: bool
 ) -> None:
-    batch = sweeper.generate_jobs(["maxfun=10,20", *overrides])
+    batch = sweeper.generate_jobs(["size=1.0,2.0", *overrides])
     full = outcome(lambda b: Sweeper.validate_batch_is_legal(sweeper, b), batch)
     assert (full != "accepted") == refused
     assert outcome(sweeper.validate_batch_is_legal, batch) == full
 
 
 def test_missing_interpolation_is_refused_too(sweeper: CheckedExperimentSweeper) -> None:
-    batch = sweeper.generate_jobs(["maxfun=10", "+foo=${missing}"])
+    batch = sweeper.generate_jobs(["size=1.0", "+foo=${missing}"])
     assert outcome(lambda b: Sweeper.validate_batch_is_legal(sweeper, b), batch) == "accepted"
     assert outcome(sweeper.validate_batch_is_legal, batch).startswith(
         "ConfigCompositionException: Interpolation key 'missing' not found (at foo) in the config"
@@ -126,12 +122,14 @@ LAUNCHERS = [
     pytest.param("slurm", marks=needs_slurm),
 ]
 REFUSED = [
-    (["settings=tnc,bogus"], "Error: unknown settings 'bogus': valid choices are "),
-    (["method.options.nokey=1,2"], "Error: method.options has no key 'nokey': valid keys are "),
+    (["settings=few,bogus"], "Error: unknown settings 'bogus': valid choices are few, many"),
+    (["options.nokey=1,2"], "Error: options has no key 'nokey': valid keys are step, tol"),
     # A single value applies to Hydra's own config of the whole sweep, which has no settings.
-    (["method.options.nokey=1"], "Error: the config has no key 'method': valid keys are "),
+    (["options.nokey=1"], "Error: the config has no key 'options': valid keys are "),
     (["+foo=${missing}"], "Error: Interpolation key 'missing' not found (at foo) in the config"),
 ]
+# hydra/launcher=slurm is configured in the project's config tree (config/hydra/launcher/).
+SEARCH_PATH = {"slurm": ["hydra.searchpath=[file://tests/machinery/tiny/config,file://config]"]}
 
 
 @pytest.mark.slow
@@ -140,8 +138,8 @@ REFUSED = [
 def test_refused_before_any_job_runs(
     tmp_path: Path, launcher: str, overrides: list[str], message: str
 ) -> None:
-    proc = run("task.py", "-cp", "experiment", "-m", f"hydra/launcher={launcher}", *overrides,
-               *into(tmp_path))  # fmt: skip
+    proc = tiny(*STUDY, f"hydra/launcher={launcher}", *SEARCH_PATH.get(launcher, []), *overrides,
+                *into(tmp_path))  # fmt: skip
     assert proc.returncode == 1
     assert last_line(proc.stderr).startswith(message)
     if "Interpolation" in message or "," in overrides[0]:  # refused by the sweeper's check
@@ -150,8 +148,8 @@ def test_refused_before_any_job_runs(
     assert not (tmp_path / "results").exists()
 
 
-# A sweep of the tiny task in tests/sweeper_task: job n does what outcomes[n] says.
-TASK = ROOT / "tests" / "sweeper_task"
+# A sweep of the task in tests/machinery/sweeper_task: job n does what outcomes[n] says.
+TASK = ROOT / "tests" / "machinery" / "sweeper_task"
 
 
 @pytest.fixture
@@ -351,7 +349,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_the_sweeper_imports_no_app_module_and_only_declared_packages() -> None:
-    assert {"task", "utils", "plot"} <= APP_MODULES
+    assert {"utils", "cli", "plot", "rerun"} <= APP_MODULES
     imported = imported_modules(
         ROOT / "hydra_plugins/checked_experiment_sweeper/checked_experiment_sweeper.py"
     )

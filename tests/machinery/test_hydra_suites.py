@@ -14,7 +14,7 @@ from hydra.test_utils.launcher_common_tests import (
 )
 from hydra.test_utils.test_utils import TSweepRunner
 
-from conftest import ROOT
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow  # about a minute: the integration suite starts 26 Python processes
 
@@ -42,8 +42,9 @@ class TestLauncherSuite(LauncherTestSuite):
             # The suite's task is a local function, which joblib sends to its workers by value
             # with cloudpickle; cloudpickle (3.1) names the code of such a function
             # "<dynamic-code>", not the file of the suite, which the suite looks for. Hydra's
-            # own sweeper fails here alike. test_sweeper.py checks the joblib case with a task
-            # importable by name: the error, its cause and its frames come back intact.
+            # own sweeper fails here alike. tests/machinery/test_sweeper.py checks the joblib
+            # case with a task importable by name: the error, its cause and its frames come
+            # back intact.
             request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError))
         super().test_failure_preserves_task_traceback(
             hydra_sweep_runner, launcher_name, overrides, tmpdir
