@@ -63,7 +63,10 @@ def profile_split(profile: Path) -> dict[str, float]:
 def profiles(tmp: Path) -> str:
     """Profile one 45-job sweep of task.py and of the tutorial code; a markdown table."""
     ours, tut = tmp / "ours.prof", tmp / "tutorial.prof"
-    run(["-m", "cProfile", "-o", str(ours), *SWEEP, *sweep_into(tmp / "prof-ours")])
+    # Hydra's in-process launcher, so that the profiler sees the jobs, which the default
+    # launcher runs in forked children.
+    in_process = ["hydra/launcher=basic"]
+    run(["-m", "cProfile", "-o", str(ours), *SWEEP, *sweep_into(tmp / "prof-ours"), *in_process])
     run(
         ["-m", "cProfile", "-o", str(tut), *SWEEP, *tutorial_into(tmp / "prof-tut")],
         cwd=TUTORIAL,

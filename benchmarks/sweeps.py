@@ -89,11 +89,11 @@ def sweeps(tmp: Path, repeats: int) -> tuple[list[Row], dict[str, Row]]:
     for i in range(repeats):
         out = tmp / f"sweep{i}"
         rows["ours"].values.append(
-            run([*SWEEP, *sweep_into(out / "ours")], expect="skipped 0 finished, ran 45")[0]
+            run([*SWEEP, *sweep_into(out / "ours")], expect="reused 0, ran 45")[0]
         )
         rows["ours_cpu"].values.append(LAST_CPU[0])
         rows["resume"].values.append(
-            run([*SWEEP, *sweep_into(out / "ours")], expect="skipped 45 finished, ran 0")[0]
+            run([*SWEEP, *sweep_into(out / "ours")], expect="reused 45, ran 0")[0]
         )
         rows["bare"].values.append(run(bare_sweep(out / "bare"), expect="failed 0")[0])
         rows["bare_cpu"].values.append(LAST_CPU[0])
@@ -133,12 +133,9 @@ def parallel(tmp: Path, repeats: int, quick: bool) -> list[Row]:
         *SWEEP, "settings=nelder-mead", "x0=null", f"dim={dim}", f"maxfun={maxfev}",
         f"seed=range(0,{jobs})",
     ]  # fmt: skip
-    if (ROOT / "config/hydra/launcher/parallel.yaml").exists():
-        launcher = ["hydra/launcher=parallel"]
-    else:
-        launcher = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    launcher = ["hydra/launcher=parallel"]
     label = f"{jobs} Nelder-Mead jobs, dim {dim}, maxfev {maxfev}"
-    serial = Row(f"default launcher: {label}")
+    serial = Row(f"default launcher (sequential): {label}")
     para = Row(f"parallel launcher ({' '.join(launcher)}): same jobs")
     loads = []
     for i in range(repeats):

@@ -21,7 +21,7 @@ ROWS = (
     "bare task body: 45-job sweep, CPU time",
     "per job: save_result (atomic, fsync)",
     "per job: all of the above for a job that runs",
-    "default launcher:",
+    "default launcher (sequential):",
     "parallel launcher",
     "task.py: re-run of the finished sweep (resume)",
     "plot.py over 100 result files",

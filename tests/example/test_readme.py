@@ -31,7 +31,8 @@ def test_readme_tells_the_tutorial_in_order() -> None:
         "python task.py -cn task-experiment -m",
         "python task.py -cp experiment -m",
         "python task.py -cp experiment settings=lbfgsb -m",
-        "python task.py -cp experiment settings=tnc method.options.maxCGit=1,5,10 output.dir=results/maxcgit -m",
+        "python task.py -cp experiment settings=tnc method.options.maxCGit=1,5,10"
+        " output.dir=results/maxcgit -m",
         "python plot.py",
     ]
     positions = [lines.index(line) for line in tutorial]
