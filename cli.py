@@ -49,6 +49,9 @@ def run_cli(main: Callable[[], object]) -> None:
         print(f"Interrupted{': ' if str(interrupt) else ''}{interrupt}", file=sys.stderr)
         sys.exit(130)  # as a shell reports a Ctrl-C
     except Exception as error:
+        report = getattr(error, "sweep_report", None)
+        if report is not None:  # jobs of a sweep failed; each one's traceback is logged above
+            sys.exit(f"Error: {report}")
         message = describe_config_error(error)
         if message is None:
             raise

@@ -2,12 +2,13 @@
 
 python rerun.py results/paper/TNC-maxfun30-<hash>.pickle
 
-The run is redone from the resolved config the file holds, by the task's own `run`, with no
-Hydra composition: the result file is all it needs, not today's defaults and not the job's
-output folder. The exit status is 0 when the whole outcome is identical bit for bit (every
-value, every array), 1 when not or when the file cannot be read safely. Either way the report
-shows what differs between then and now: the outcome, the config that today's config files
-compose for the same command, the code, the package versions and the commit.
+The run is redone from the resolved config the file holds, by the task function that made it
+(`provenance.task`, such as `task.py:run`), with no Hydra composition: the result file is all
+it needs, not today's defaults and not the job's output folder. The exit status is 0 when the
+whole outcome is identical bit for bit (every value, every array), 1 when not or when the file
+cannot be read safely. Either way the report shows what differs between then and now: the
+outcome, the config that today's config files compose for the same command, the code, the
+package versions and the commit.
 
 Hydra's `python task.py --experimental-rerun JOB_DIR` is no substitute: it needs the job's
 output folder (.hydra/), composes today's config files anew rather than the stored config,
@@ -18,25 +19,42 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
 
-import task
 import utils
 
 UNKNOWN = utils.UNKNOWN
 
 
-def rerun(config: dict[str, Any]) -> dict[str, Any]:
-    """The outcome of the stored config, computed today."""
-    return task.run(OmegaConf.create(config))
+DEFAULT_TASK = "task.py:run"  # for records that do not name their task
+
+
+def load_task(spec: str) -> tuple[Callable[[Any], dict[str, Any]], Path]:
+    """The function `file.py:name` names (relative to the project root) and its file."""
+    file, _, name = spec.rpartition(":")
+    path = utils.REPO_ROOT / file
+    module_spec = importlib.util.spec_from_file_location(path.stem, path)
+    if module_spec is None or module_spec.loader is None or not path.is_file():
+        raise FileNotFoundError(f"the task {spec} no longer exists")
+    sys.path.insert(0, str(path.parent))  # the task's own imports, as when it ran
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return getattr(module, name), path
+
+
+def rerun(config: dict[str, Any], spec: str = DEFAULT_TASK) -> dict[str, Any]:
+    """The outcome of the stored config, computed today by the task that made it."""
+    run, _ = load_task(spec)
+    return run(OmegaConf.create(config))
 
 
 SHOWN = 3  # differing entries shown per long array
@@ -79,7 +97,8 @@ def array_difference(then: np.ndarray, now: np.ndarray) -> str:
     flat_then, flat_now = then.reshape(-1), now.reshape(-1)
     differ = [i for i in range(flat_then.size) if not same(flat_then[i], flat_now[i])]
     first = ", ".join(
-        f"{list(np.unravel_index(i, then.shape))}: {flat_then[i]!r} -> {flat_now[i]!r}"
+        f"{[int(j) for j in np.unravel_index(i, then.shape)]}: "
+        f"{flat_then[i].item()!r} -> {flat_now[i].item()!r}"
         for i in differ[:SHOWN]
     )
     more = ", ..." if len(differ) > SHOWN else ""
@@ -240,7 +259,7 @@ def code_report(provenance: dict[str, Any]) -> list[str]:
 
 def commit_report(provenance: dict[str, Any]) -> list[str]:
     files = [name for name, _ in provenance.get("code_files", [])]
-    now = utils.code_state(tuple(files or utils.code_files(task.__file__)))
+    now = utils.code_state(tuple(files or utils.code_files()))
     then_text, now_text = describe_commit(provenance), describe_commit(now)
     if then_text == now_text and provenance.get("commit", UNKNOWN) != UNKNOWN:
         return [f"Commit: unchanged, {now_text}"]
@@ -277,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     provenance = record.get("provenance", {})
     print(f"Re-ran {args.result}, made {provenance.get('started', 'at an unknown time')}")
     try:
-        now = rerun(record["config"])
+        now = rerun(record["config"], provenance.get("task", DEFAULT_TASK))
     except Exception as error:  # noqa: BLE001 - a run that fails today differs from then
         lines = [f"Outcome: DIFFERENT: the run fails today: {type(error).__name__}: {error}"]
         same = False

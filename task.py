@@ -82,6 +82,7 @@ def run(config: DictConfig) -> dict[str, Any]:
 
 @hydra.main(config_path="config", config_name="task")
 def main(config: DictConfig) -> float:
+    methods.check_config(config)  # before the result's name, which needs a method, is made
     outcome = utils.run_and_save(config, run)
     log.info(f"f(x) = {outcome['fun']:.3e} after {outcome['nfev']} evaluations")
     return outcome["fun"]

@@ -149,6 +149,23 @@ def read_result(path: str | Path) -> dict[str, Any]:
     return record
 
 
+def iter_results(
+    folder: str | Path, skipped: Callable[[UnreadableResult], None] | None = None
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(file, record) for every result file below `folder`, in order of path. An unreadable
+    or refused file is passed to `skipped`, by default a warning that names it, and left out."""
+    for path in sorted(Path(folder).rglob("*.pickle"), key=str):
+        try:
+            record = read_result(path)
+        except UnreadableResult as error:
+            if skipped is None:
+                warnings.warn(f"skipped {error}", stacklevel=3)
+            else:
+                skipped(error)
+            continue
+        yield path, record
+
+
 def load_results(folder: str | Path) -> pd.DataFrame:
     """One row per result file below `folder`: the config flattened into dotted columns
     (`method.options.maxfun`), the outcome beside it (`fun`, `x`, `nfev`, ...), provenance
@@ -156,21 +173,15 @@ def load_results(folder: str | Path) -> pd.DataFrame:
     that names each."""
     import pandas as pd  # here, not at the top: every job imports this module, few need pandas
 
-    rows = []
-    for path in sorted(Path(folder).rglob("*.pickle")):
-        try:
-            record = read_result(path)
-        except UnreadableResult as error:
-            warnings.warn(f"skipped {error}", stacklevel=2)
-            continue
-        rows.append(
-            {
-                **record["config"],
-                **record["result"],
-                "provenance": record.get("provenance", {}),
-                "path": str(path),
-            }
-        )
+    rows = [
+        {
+            **record["config"],
+            **record["result"],
+            "provenance": record.get("provenance", {}),
+            "path": str(path),
+        }
+        for path, record in iter_results(folder)
+    ]
     return pd.json_normalize(rows)
 
 
@@ -200,6 +211,15 @@ def _is_project_code(path: Path) -> bool:
         and not parts[0].startswith(".")  # .venv and the like
         and parts[0] != "hydra_plugins"
     )
+
+
+def project_path(path: str | Path) -> str:
+    """`path` relative to the project's root (as code_files names files), else absolute."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return str(absolute.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(absolute)
 
 
 def code_files(*also: str | Path) -> dict[str, str]:
@@ -232,13 +252,23 @@ def _git(*args: str) -> str:
 
 @functools.cache
 def code_state(files: tuple[str, ...]) -> dict[str, Any]:
-    """The git commit, and whether `files` (the code that ran) differ from it."""
+    """The git commit, and whether `files` (the code that ran) differ from it: one `git status`
+    call, since every job asks."""
     try:
-        commit = _git("rev-parse", "HEAD").strip()
-        changed = [line[3:] for line in _git("status", "--porcelain", "--", *files).splitlines()]
+        status = _git("status", "--porcelain=v2", "--branch", "--untracked-files=all", "--", *files)
     except (OSError, subprocess.SubprocessError):
         return {"commit": UNKNOWN, "dirty": UNKNOWN, "modified": UNKNOWN}
-    return {"commit": commit, "dirty": bool(changed), "modified": changed}
+    commit = re.search(r"^# branch\.oid (\S+)$", status, re.M)
+    if commit is None or commit.group(1) == "(initial)":
+        return {"commit": UNKNOWN, "dirty": UNKNOWN, "modified": UNKNOWN}
+    # Each entry ends in its path after a fixed number of fields (git-status(1), porcelain v2).
+    fields = {"1": 8, "2": 9, "u": 10, "?": 1, "!": 1}
+    changed = [
+        line.split(" ", fields[line[0]])[-1].split("\t")[0]
+        for line in status.splitlines()
+        if line[:1] in fields
+    ]
+    return {"commit": commit.group(1), "dirty": bool(changed), "modified": changed}
 
 
 def _normalize(name: str) -> str:
@@ -350,7 +380,7 @@ def why_not_reusable(record: dict[str, Any], config: dict[str, Any], task_file: 
     then_files = dict(stored.get("code_files", []))
     if not then_files:
         return "made by code that recorded no fingerprint"
-    task = str(Path(task_file).resolve().relative_to(REPO_ROOT))
+    task = project_path(task_file)
     changed = [
         name for name, digest in then_files.items() if file_digest(REPO_ROOT / name) != digest
     ]
@@ -448,7 +478,12 @@ def run_and_save(config: DictConfig, run: Callable[[DictConfig], Outcome]) -> Ou
         name = signal.Signals(interrupts[0]).name
         raise Interrupted(f"{name} during the run: its result was not saved")
 
-    provenance = {**environment(task_file), "started": started.isoformat(), "duration_s": duration}
+    provenance = {
+        "task": f"{project_path(task_file)}:{run.__name__}",  # what rerun.py calls
+        **environment(task_file),
+        "started": started.isoformat(),
+        "duration_s": duration,
+    }
     if HydraConfig.initialized():
         provenance.update(hydra_provenance(HydraConfig.get()))
     save_result(path, make_record(resolved, outcome, provenance))

@@ -1,5 +1,5 @@
 """task.py without its features: the same config tree and optimizer, but no result path,
-resume check, provenance or result file. benchmark.py times sweeps of it against task.py:
+resume check, provenance or result file. python -m benchmarks times sweeps of it against task.py:
 
 PYTHONPATH=. python benchmarks/bare_task.py -cp "$PWD/experiment" -m
 """
@@ -14,7 +14,7 @@ import task
 
 @hydra.main(config_path="../config", config_name="task")
 def main(config: DictConfig) -> float:
-    return task.optimize(config)["fun"]
+    return task.run(config)["fun"]
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import ROOT
+from tests.helpers import ROOT
 
 
 def git(cwd: Path, *args: str) -> str:

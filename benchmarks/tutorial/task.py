@@ -1,4 +1,4 @@
-"""The original tutorial's code, reproduced as the comparison baseline for ../../benchmark.py:
+"""The original tutorial's code, reproduced as the baseline of the benchmark (python -m benchmarks):
 a plain Hydra app on the same stack, with none of this project's checks, provenance, resume
 or atomic writing. Run from this folder: python task.py -cp experiment -m
 """

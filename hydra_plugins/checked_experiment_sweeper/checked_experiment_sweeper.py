@@ -1,4 +1,4 @@
-"""The `experiment` sweeper with a cheaper up-front check and honest failure reporting.
+"""The `experiment` sweeper with a cheaper up-front check and honest reporting.
 
 Select it with `override hydra/sweeper: checked_experiment`; it takes the same `overrides`
 and `max_batch_size` as hydra-experiment-sweeper. On top of that sweeper it
@@ -6,27 +6,32 @@ and `max_batch_size` as hydra-experiment-sweeper. On top of that sweeper it
 - checks every job's config before any job runs, composing one job per *variant* instead of
   every job (see `variant`), and resolves each composed variant, so that a missing
   interpolation is refused too;
-- runs every job even when some fail, then names each failed job with its error and ends the
-  sweep with an error (non-zero exit), whatever the launcher;
-- counts the jobs that found their finished result already on disk (see task.py's
-  `output.resume`) and reports "skipped N finished, ran M".
+- runs every job even when some fail, whatever the launcher, then raises the first failed
+  job's own exception (its type and traceback intact) with a report attached that names each
+  failed job and its error, one line per job: as a note (shown under the traceback on
+  Python 3.11+; on 3.10 it is stored in `__notes__` and logged) and as `sweep_report`;
+- ends with a summary line that counts the jobs that reused a stored result, ran, re-ran (and
+  why) and failed, read from the status file `job.json` that each job may write into its
+  output directory (see `JobStatus`). A job without a readable status file counts as "ran".
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.core.utils import JobReturn
-from hydra.errors import CompactHydraException, ConfigCompositionException
-from more_itertools import chunked
+from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
@@ -52,10 +57,6 @@ ConfigStore.instance().store(
     node=CheckedExperimentSweeperConf,
     provider="checked_experiment_sweeper",
 )
-
-
-class SweepFailed(CompactHydraException):
-    """Some jobs of a sweep failed; the others ran to the end."""
 
 
 def variant(overrides: Sequence[Override], sensitive: set[str]) -> tuple[tuple[str, str], ...]:
@@ -107,17 +108,60 @@ def value_sensitive_keys(config: DictConfig, overrides: Sequence[Override]) -> s
     }
 
 
-def _job_result_started(ret: JobReturn) -> datetime | None:
-    """When the result this job returned was computed, read from its result file."""
-    try:
-        import utils  # the project's result reader, next to task.py
-    except ImportError:
+STATUS_FILE = "job.json"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What a job wrote into `<its output dir>/job.json`: `status` "reused" (a stored result
+    was reused) or "ran", and for a run, `redone`: why a stored result was not reused (or None)."""
+
+    status: str
+    redone: str | None = None
+
+
+def read_job_status(ret: JobReturn) -> JobStatus | None:
+    """The status file of a finished job; None if it wrote none (or one that is not valid)."""
+    if ret.hydra_cfg is None:
         return None
+    path = Path(ret.hydra_cfg.hydra.runtime.output_dir) / STATUS_FILE
     try:
-        record = utils.read_result(utils.result_path(OmegaConf.to_container(ret.cfg, resolve=True)))
-        return datetime.fromisoformat(record["provenance"]["started"])
-    except Exception:  # noqa: BLE001 - no readable result: nothing to count
+        data = json.loads(path.read_text())
+        status, redone = data["status"], data.get("redone")
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        log.warning(f"Ignoring the job status file {path}: {type(e).__name__}: {e}")
+        return None
+    if status not in ("reused", "ran") or not (redone is None or isinstance(redone, str)):
+        log.warning(f"Ignoring the job status file {path}: not a status: {data!r}")
+        return None
+    return JobStatus(status, redone)
+
+
+def summary(statuses: Sequence[JobStatus | None], failed: int) -> str:
+    """`reused N, ran N[, re-ran N <why>]..., failed N` for the finished jobs' statuses."""
+    reused = sum(s is not None and s.status == "reused" for s in statuses)
+    redone = Counter(s.redone for s in statuses if s is not None and s.status == "ran" and s.redone)
+    ran = len(statuses) - reused - redone.total()
+    parts = [f"reused {reused}", f"ran {ran}"]
+    parts += [f"re-ran {n} {why}" for why, n in redone.most_common()]
+    return ", ".join([*parts, f"failed {failed}"])
+
+
+def failure_line(job_idx: int, overrides: Sequence[str], error: BaseException) -> str:
+    """`#3 [settings=tnc maxfun=40]: JobDied: killed by signal 9 (SIGKILL)`."""
+    first_line = next(iter(str(error).splitlines()), "")  # the whole error is logged
+    return f"#{job_idx} [{' '.join(overrides)}]: {type(error).__name__}: {first_line}"
+
+
+def attach_report(error: BaseException, report: str) -> None:
+    """Attach `report` to `error` as a note and as `error.sweep_report`."""
+    if sys.version_info >= (3, 11):
+        error.add_note(report)
+    else:  # no add_note: keep the note where 3.11 would, for callers that read it
+        error.__notes__ = [*getattr(error, "__notes__", []), report]
+    error.sweep_report = report
 
 
 class CheckedExperimentSweeper(ExperimentSweeper):
@@ -180,40 +224,40 @@ class CheckedExperimentSweeper(ExperimentSweeper):
         jobs = self.generate_jobs(arguments)
         self.validate_batch_is_legal(jobs)
 
-        started = datetime.now().astimezone()
         tic = time.perf_counter()
         returns = []
-        failures = []
-        skipped = 0
-        job_idx = 0
-        for batch in chunked(jobs, self.batch_size(jobs)):
-            results = self.launcher.launch(batch, initial_job_idx=job_idx)
-            for overrides, ret in zip(batch, results, strict=True):
+        statuses: list[JobStatus | None] = []
+        failures: list[tuple[str, Exception]] = []
+        size = self.batch_size(jobs)
+        for first in range(0, len(jobs), size):
+            batch = jobs[first : first + size]
+            results = self.launcher.launch(batch, initial_job_idx=first)
+            for job_idx, overrides, ret in zip(
+                range(first, first + len(batch)), batch, results, strict=True
+            ):
                 try:
                     _ = ret.return_value  # raises the job's error
                 except Exception as e:  # noqa: BLE001 - every job's error is reported
-                    first_line = next(iter(str(e).splitlines()), "")  # the whole error is logged
-                    failures.append(
-                        f"#{job_idx} [{' '.join(overrides)}]: {type(e).__name__}: {first_line}"
-                    )
+                    failures.append((failure_line(job_idx, overrides, e), e))
                     log.error(f"Job #{job_idx} failed: {' '.join(overrides)}", exc_info=e)
                 else:
-                    result_started = _job_result_started(ret)
-                    skipped += result_started is not None and result_started < started
-                job_idx += 1
+                    statuses.append(read_job_status(ret))
             returns.append(results)
 
-        ran = len(jobs) - skipped - len(failures)
         log.info(
-            f"Sweep done in {time.perf_counter() - tic:.1f}s: skipped {skipped} finished, "
-            f"ran {ran}, failed {len(failures)}"
+            f"Sweep done in {time.perf_counter() - tic:.1f}s: {summary(statuses, len(failures))}"
         )
         if failures:
-            raise SweepFailed(
-                f"{len(failures)} of {len(jobs)} jobs failed (the other {len(jobs) - len(failures)}"
-                f" kept their results; logs in {self.config.hydra.sweep.dir}):\n"
-                + "\n".join(failures)
+            report = (
+                f"{len(failures)} of {len(jobs)} jobs failed (the other {len(statuses)} kept "
+                f"their results; logs in {self.config.hydra.sweep.dir}):\n"
+                + "\n".join(line for line, _ in failures)
             )
+            error = failures[0][1]
+            attach_report(error, report)
+            if sys.version_info < (3, 11):  # the traceback will not show the note
+                log.error(report)
+            raise error
         return returns
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ PYTHONPATH=<project root> python tests/machinery/tiny/tiny.py scale=2
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -18,6 +19,8 @@ from omegaconf import DictConfig
 import cli
 import utils
 
+log = logging.getLogger(__name__)
+
 
 def run(config: DictConfig) -> dict[str, Any]:
     draws = np.random.default_rng(config.seed).normal(size=config.n) * config.scale
@@ -28,12 +31,15 @@ def run(config: DictConfig) -> dict[str, Any]:
     if config.behave == "sleep":
         time.sleep(config.sleep_s)
     if config.behave == "swallow-interrupt":
-        # As a library that stops early on Ctrl-C and returns what it has: the interrupt
-        # arrives part-way and is caught here, and a partial outcome is returned.
+        # As a library that stops early on Ctrl-C and returns what it has: an interrupt that
+        # arrives during the work (sleep_s seconds; with 0, one it sends itself at once) is
+        # caught here, and a partial outcome is returned.
         try:
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(1)
+            if config.sleep_s == 0:
+                os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(config.sleep_s or 1)
         except KeyboardInterrupt:
+            log.warning("Training interrupted by user: returning the draws so far")
             draws = draws[: len(draws) // 2]
     return {"value": float(draws.sum()), "draws": draws}
 

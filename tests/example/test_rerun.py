@@ -11,8 +11,8 @@ import pytest
 
 import rerun
 import utils
-from conftest import ROOT, into, run
-from project_copy import commit_all, copy_project, edit
+from tests.helpers import ROOT, into, run
+from tests.project_copy import commit_all, copy_project, edit
 
 
 def one_result(folder: Path) -> Path:
@@ -38,16 +38,16 @@ def altered(path: Path, tmp_path: Path, **provenance: object) -> Path:
     return copy
 
 
-def test_identical() -> None:
+def test_same_is_bit_for_bit() -> None:
     outcome = {"fun": 0.5, "x": np.array([1.0, 2.0])}
-    assert rerun.identical(outcome, {"fun": 0.5, "x": np.array([1.0, 2.0])})
-    assert not rerun.identical(outcome, {"fun": 0.5 + 2**-53, "x": np.array([1.0, 2.0])})
-    assert not rerun.identical(outcome, {"fun": 0.5, "x": np.array([1.0, np.nextafter(2, 3)])})
-    assert not rerun.identical(outcome, {"fun": 0.5, "x": np.array([1.0, 2.0, 3.0])})
-    assert not rerun.identical(outcome, {"fun": 0.5, "x": np.array([1.0, 2.0], np.float32)})
+    assert rerun.same(outcome, {"fun": 0.5, "x": np.array([1.0, 2.0])})
+    assert not rerun.same(outcome, {"fun": 0.5 + 2**-53, "x": np.array([1.0, 2.0])})
+    assert not rerun.same(outcome, {"fun": 0.5, "x": np.array([1.0, np.nextafter(2, 3)])})
+    assert not rerun.same(outcome, {"fun": 0.5, "x": np.array([1.0, 2.0, 3.0])})
+    assert not rerun.same(outcome, {"fun": 0.5, "x": np.array([1.0, 2.0], np.float32)})
     negative_zero = {"fun": -0.0, "x": np.array([-0.0])}
-    assert not rerun.identical(negative_zero, {"fun": 0.0, "x": np.array([-0.0])})
-    assert not rerun.identical(negative_zero, {"fun": -0.0, "x": np.array([0.0])})
+    assert not rerun.same(negative_zero, {"fun": 0.0, "x": np.array([-0.0])})
+    assert not rerun.same(negative_zero, {"fun": -0.0, "x": np.array([0.0])})
 
 
 def test_differences() -> None:
@@ -67,13 +67,17 @@ def test_rerun_of_a_fresh_result_is_identical(tnc_result: Path) -> None:
     stored = utils.read_result(tnc_result)
     lines = proc.stdout.splitlines()
     assert lines[0] == f"Re-ran {tnc_result}, made {stored['provenance']['started']}"
+    outcome = stored["result"]
     assert lines[1] == (
-        f"Outcome: identical, bit for bit: fun = {stored['result']['fun']!r}, "
-        f"x = {stored['result']['x'].tolist()}"
+        f"Outcome: identical, bit for bit: start = [-0.5, -0.5], fun = {outcome['fun']!r}, "
+        f"x = {outcome['x'].tolist()}, nfev = {outcome['nfev']}, nit = {outcome['nit']}, "
+        f"success = {outcome['success']}, message = {outcome['message']!r}, "
+        f"iterates = array of shape {outcome['iterates'].shape} (float64)"
     )
     assert lines[2].startswith(f"Config: {ROOT / 'experiment'} composes the same config")
-    assert lines[3] == "Versions: unchanged"
-    assert lines[4].startswith("Commit: ")
+    assert lines[3] == "Code: unchanged (cli.py, methods.py, task.py, utils.py)"
+    assert lines[4] == "Versions: unchanged"
+    assert lines[5].startswith("Commit: ")
 
 
 def test_version_change_is_reported(
@@ -136,7 +140,7 @@ def test_run_that_fails_today(
 
 def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "broken.pickle").write_bytes(b"\x80\x05")
-    assert rerun.main([str(tmp_path / "broken.pickle")]) == 2
+    assert rerun.main([str(tmp_path / "broken.pickle")]) == 1
     assert capsys.readouterr().err.startswith(f"Error: cannot read {tmp_path}/broken.pickle: ")
 
 
@@ -167,8 +171,10 @@ def test_code_change_changes_the_outcome(project: tuple[Path, str, Path]) -> Non
     assert code == 1, out
     stored = utils.read_result(result)["result"]
     assert "Outcome: DIFFERENT (stored -> today):\n" in out
-    assert f"  result.fun: {stored['fun']!r} -> " in out
-    assert f"  result.x: {stored['x'].tolist()!r} -> " in out
+    assert f"  start: {stored['start'].tolist()!r} -> " in out
+    assert f"  fun: {stored['fun']!r} -> " in out
+    assert f"  x: {stored['x'].tolist()!r} -> " in out
+    assert "Code: changed since: task.py\n" in out
     assert "Config: " in out and "composes the same config for [task method=tnc]" in out
     assert "Versions: unchanged\n" in out
     assert f"Commit: {before[:12]} (clean) -> {after[:12]} (clean)\n" in out

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import utils
-from conftest import ROOT, into, run
+from tests.helpers import ROOT, into, run, sweep_counts
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +87,12 @@ def test_resume_after_interruption(
 
     proc = run(*EXPERIMENT, *into(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"skipped {finished} finished, ran {JOBS - finished}, failed 0" in proc.stdout
+    assert sweep_counts(proc.stdout) == {
+        "reused": finished,
+        "ran": JOBS - finished,
+        "re-ran": 0,
+        "failed": 0,
+    }
 
     after = snapshot(results)
     assert len(after) == JOBS
@@ -104,12 +109,12 @@ def test_resume_false_recomputes_everything(tmp_path: Path) -> None:
 
     proc = run(*EXPERIMENT, *into(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"skipped {JOBS} finished, ran 0, failed 0" in proc.stdout
+    assert sweep_counts(proc.stdout) == {"reused": JOBS, "ran": 0, "re-ran": 0, "failed": 0}
     assert snapshot(results) == first
 
     proc = run(*EXPERIMENT, "output.resume=false", *into(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"skipped 0 finished, ran {JOBS}, failed 0" in proc.stdout
+    assert sweep_counts(proc.stdout) == {"reused": 0, "ran": JOBS, "re-ran": 0, "failed": 0}
     again = snapshot(results)
     assert again.keys() == first.keys()  # the same files, since output is no part of the hash
     assert all(again[name][1] > first[name][1] for name in first)

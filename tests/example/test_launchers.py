@@ -1,5 +1,4 @@
-"""The same sweep through each local launcher gives the same results: sequential and parallel
-(hydra/launcher=parallel). tests/test_slurm.py does the same for SLURM (hydra/launcher=slurm)."""
+"""The same sweep through the local sequential and parallel launchers gives the same results."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 
 import utils
-from conftest import into, run
+from tests.helpers import into, run
 
 pytestmark = pytest.mark.slow
 
@@ -28,13 +27,9 @@ def outcomes(folder: Path) -> dict[tuple[str, int], tuple[float, list[float]]]:
     }
 
 
-def experiment(tmp_path: Path, *overrides: str) -> dict[tuple[str, int], tuple[float, list]]:
-    proc = run(*EXPERIMENT, *into(tmp_path), *overrides)
-    assert proc.returncode == 0, proc.stderr
-    return outcomes(tmp_path / "results")
-
-
 def test_parallel_launcher_gives_the_sequential_results(paper_results: Path, tmp_path: Path):
     sequential = outcomes(paper_results)
     assert len(sequential) == JOBS
-    assert experiment(tmp_path, "hydra/launcher=parallel") == sequential
+    proc = run(*EXPERIMENT, *into(tmp_path), "hydra/launcher=parallel")
+    assert proc.returncode == 0, proc.stderr
+    assert outcomes(tmp_path / "results") == sequential

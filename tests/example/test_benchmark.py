@@ -1,4 +1,4 @@
-"""`python benchmark.py --quick` runs and prints a table with every row and sensible values.
+"""`python -m benchmarks --quick` runs and prints a table with every row and sensible values.
 Timings are not asserted: the machine is shared and noisy."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import run
+from tests.helpers import run
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ ROWS = (
     "bare task body: 45-job sweep, CPU time",
     "per job: save_result (atomic, fsync)",
     "per job: all of the above for a job that runs",
-    "default launcher:",
+    "default launcher (sequential):",
     "parallel launcher",
     "task.py: re-run of the finished sweep (resume)",
     "plot.py over 100 result files",
@@ -58,7 +58,7 @@ def percent(cell: str) -> float:
 
 
 def test_quick_benchmark() -> None:
-    proc = run("benchmark.py", "--quick", timeout=1200)
+    proc = run("-m", "benchmarks", "--quick", timeout=1200)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     for name in ROWS:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import utils
-from conftest import direct_minimize, into, last_line, run
+from tests.example.rosenbrock import direct_minimize
+from tests.helpers import into, last_line, run
 
 
 def results_in(tmp_path: Path) -> list[Path]:
@@ -97,14 +98,3 @@ def test_failed_job_is_reported_and_the_others_kept(tmp_path: Path) -> None:
     assert tail[1].endswith("]: TypeError: an integer is required")
     [path] = results_in(tmp_path)
     assert utils.read_result(path)["config"]["maxfun"] == 10
-
-
-def test_plot_without_results(tmp_path: Path) -> None:
-    proc = run("plot.py", str(tmp_path / "nothing"), "-o", str(tmp_path / "fig.png"))
-    assert proc.returncode == 1
-    assert last_line(proc.stderr) == (
-        f"Error: no experiment results in {tmp_path}/nothing/ (files *.pickle with a maxfun); "
-        "make them with: python task.py -cp experiment -m"
-    )
-    assert "Traceback" not in proc.stderr
-    assert not (tmp_path / "fig.png").exists()
