@@ -75,6 +75,14 @@ def test_why_a_job_ended_is_read_from_its_stderr(tmp_path: Path, line: str, kind
     assert cluster._from_stderr(stderr) == cluster.Ending(kind, f"its stderr: {line}")
 
 
+def test_a_job_that_never_started_and_left_no_record_was_cancelled(tmp_path: Path):
+    # What `scancel` of a pending array element leaves: no stderr, no sacct or scontrol record.
+    ending = cluster.ending("999999_4", tmp_path / "999999_4_0_log.err", patient=False)
+    assert ending == cluster.Ending(
+        "cancelled", "it never started, and SLURM keeps no record of it"
+    )
+
+
 @pytest.mark.parametrize(
     ("state", "exit_code", "kind", "phrase"),
     [

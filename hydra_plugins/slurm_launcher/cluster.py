@@ -180,11 +180,16 @@ def _from_scontrol(job_id: str) -> Ending | None:
 def ending(job_id: str, stderr: Path, patient: bool) -> Ending | None:
     """Why the SLURM job `job_id` (no longer queued) ended: from accounting (sacct) if the
     cluster keeps it, else from what slurmstepd wrote into the job's stderr, else from the
-    controller's memory of recent jobs (scontrol). None if nothing tells. If accounting has
+    controller's memory of recent jobs (scontrol). A job that never started and left no record
+    was cancelled while pending. None if nothing tells. If accounting has
     not recorded the job's end yet, and `patient`, returns BEHIND: ask again later."""
     accounted = _from_sacct(job_id)
     if accounted is BEHIND and patient:
         return BEHIND
     if accounted is not None and accounted is not BEHIND:
         return accounted
-    return _from_stderr(stderr) or _from_scontrol(job_id)
+    found = _from_stderr(stderr) or _from_scontrol(job_id)
+    if found is None and not stderr.exists():
+        # An array element cancelled while pending leaves no trace in sacct or scontrol.
+        return Ending("cancelled", "it never started, and SLURM keeps no record of it")
+    return found
