@@ -165,6 +165,10 @@ def test_packed_sweep_gives_the_sequential_results(paper_results: Path, tmp_path
         assert finished + running + pending + failed == total
         assert running <= 5
     assert [line[0] for line in lines] == sorted(line[0] for line in lines)
+    # Run again, every job finds its result, made by the same code, and reuses it.
+    again = run(*EXPERIMENT, *into(tmp_path), SLURM)
+    assert again.returncode == 0, again.stderr
+    assert "reused 45, ran 0, failed 0" in again.stdout
 
 
 @pytest.mark.slow

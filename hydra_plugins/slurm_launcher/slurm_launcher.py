@@ -23,7 +23,9 @@ import getpass
 import logging
 import os
 import pickle
+import runpy
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -179,10 +181,44 @@ class Counts:
         )
 
 
+def script_task(fn: Any) -> tuple[str, str] | None:
+    """(script, name) when `fn` is a top-level function of the script that was run
+    (`python task.py`), else None."""
+    module = sys.modules.get(getattr(fn, "__module__", ""))
+    path = getattr(module, "__file__", None)
+    found = getattr(module, getattr(fn, "__name__", ""), None)
+    if fn.__module__ != "__main__" or path is None or found is None:
+        return None
+    return (path, fn.__name__) if getattr(found, "__wrapped__", found) is fn else None
+
+
+def load_script_task(path: str, name: str) -> Any:
+    """The function `name` of the script at `path`, run as a module (not as __main__); the
+    function itself where @hydra.main wrapped it."""
+    found = runpy.run_path(path, run_name="__slurm_task__")[name]
+    return getattr(found, "__wrapped__", found)
+
+
 class PackedSlurmLauncher(SlurmLauncher):
     def __init__(self, jobs_per_task: int = 10, **params: Any) -> None:
         super().__init__(**params)
         self.jobs_per_task = jobs_per_task
+
+    # A task function of the script that was run would travel by value (cloudpickle), and
+    # its code would no longer know its file; it travels as (script, name) instead and is
+    # loaded from that file in the SLURM job, where the task can then name its own code.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        reference = script_task(self.task_function) if self.task_function else None
+        if reference is not None:
+            state["task_function"], state["_script_task"] = None, reference
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        reference = state.pop("_script_task", None)
+        self.__dict__.update(state)
+        if reference is not None:
+            self.task_function = load_script_task(*reference)
 
     def job(self, config: DictConfig) -> Any:
         def job() -> JobReturn:
