@@ -53,6 +53,8 @@ class Command:
         for prefix, test in OWN_TEST.items():
             if tuple(self.args[: len(prefix)]) == prefix:
                 return f"has its own test, {test}"
+        if self.args[:1] == ["-m"] and self.args[1].startswith("benchmarks."):
+            return "a benchmark run by hand: it takes tens of minutes and reconfigures the cluster"
         if "hydra/launcher=slurm" in self.args and NO_SLURM is not None:
             return NO_SLURM
         return None
