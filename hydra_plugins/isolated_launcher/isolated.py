@@ -12,6 +12,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 import traceback
 import warnings
 from collections.abc import Callable
@@ -20,7 +21,8 @@ from multiprocessing.connection import Connection, Pipe, wait
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
-INTERRUPT_GRACE_S = 10  # after a Ctrl-C, how long children get to stop before SIGKILL
+FORWARD_AFTER_S = 1  # after a Ctrl-C, when to pass it on to children still running
+INTERRUPT_GRACE_S = 10  # ... and how long they then get to stop before SIGKILL
 
 
 class JobDied(RuntimeError):
@@ -177,13 +179,27 @@ def run_all(fns: list[Callable[[], T]], max_running: int) -> list[Outcome[T]]:
 
 
 def _stop(running: list[tuple[int, Child[Any]]]) -> None:
-    """Pass a Ctrl-C on to the children still running and wait for them to end."""
-    for _, child in running:
-        child.interrupt()
-    for _, child in running:
-        if not wait([child.conn], timeout=INTERRUPT_GRACE_S):
-            os.kill(child.pid, signal.SIGKILL)
-        try:
-            child.result()
-        except BaseException:  # noqa: BLE001, S110 - stopping: their outcome no longer counts
-            pass
+    """After a Ctrl-C, wait for the children still running to end. A Ctrl-C typed in a
+    terminal reaches them too; one sent to this process alone is passed on after a second,
+    so that a child never gets a second one while it handles the first."""
+    pending = [child for _, child in running]
+    for step, grace in [(None, FORWARD_AFTER_S), (Child.interrupt, INTERRUPT_GRACE_S)]:
+        if step is not None:
+            for child in pending:
+                step(child)
+        deadline = time.monotonic() + grace
+        while pending and time.monotonic() < deadline:
+            ended = wait([child.conn for child in pending], timeout=deadline - time.monotonic())
+            for child in [c for c in pending if c.conn in ended]:
+                pending.remove(child)
+                _reap(child)
+    for child in pending:
+        os.kill(child.pid, signal.SIGKILL)
+        _reap(child)
+
+
+def _reap(child: Child[Any]) -> None:
+    try:
+        child.result()
+    except BaseException:  # noqa: BLE001, S110 - stopping: its outcome no longer counts
+        pass

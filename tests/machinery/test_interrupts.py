@@ -56,9 +56,12 @@ def test_ctrl_c_during_a_swallowing_job_then_resume(tmp_path: Path) -> None:
             start_new_session=True,
         )  # fmt: skip
         try:
-            while proc.poll() is None and len(list(folder.glob("*.pickle"))) < 2:
+            job_log = tmp_path / "multirun" / "2" / "tiny.log"
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and time.monotonic() < deadline:
+                if job_log.exists() and "Working for" in job_log.read_text():
+                    break  # job #2 is now in its 1 s of work
                 time.sleep(0.01)
-            time.sleep(0.5)  # job #2 is now in its 1 s of work
             os.killpg(proc.pid, signal.SIGINT)
             code = proc.wait(timeout=60)
         finally:

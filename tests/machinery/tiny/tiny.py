@@ -34,6 +34,7 @@ def run(config: DictConfig) -> dict[str, Any]:
         # As a library that stops early on Ctrl-C and returns what it has: an interrupt that
         # arrives during the work (sleep_s seconds; with 0, one it sends itself at once) is
         # caught here, and a partial outcome is returned.
+        log.info(f"Working for {config.sleep_s or 1} s")  # the tests wait for this line
         try:
             if config.sleep_s == 0:
                 os.kill(os.getpid(), signal.SIGINT)
