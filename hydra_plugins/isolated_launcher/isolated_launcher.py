@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,23 @@ def failed_return(config: DictConfig, overrides: list[str], error: BaseException
     )
 
 
+def sweep_job(
+    hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+) -> Callable[[], JobReturn]:
+    """One job of a sweep, as Hydra's launchers run it, to be called in the job's process."""
+
+    def job() -> JobReturn:
+        return run_job(
+            hydra_context=hydra_context,
+            task_function=task_function,
+            config=config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+
+    return job
+
+
 class IsolatedLauncher(Launcher):
     def __init__(self, n_jobs: int = 1) -> None:
         super().__init__()
@@ -108,7 +126,9 @@ class IsolatedLauncher(Launcher):
                 config.hydra.job.id = str(idx)
                 config.hydra.job.num = idx
             configs.append(config)
-        outcomes = run_all([self._job(config) for config in configs], max_running=n)
+        assert self.task_function is not None
+        jobs = [sweep_job(self.hydra_context, self.task_function, c) for c in configs]
+        outcomes = run_all(jobs, max_running=n)
         returns = []
         for config, overrides, outcome in zip(configs, job_overrides, outcomes, strict=True):
             if outcome.error is None:
@@ -117,16 +137,3 @@ class IsolatedLauncher(Launcher):
                 log.error(f"Job {' '.join(overrides)}: {outcome.error}")
                 returns.append(failed_return(config, list(overrides), outcome.error))
         return returns
-
-    def _job(self, config: DictConfig) -> Any:
-        def job() -> JobReturn:
-            assert self.hydra_context is not None and self.task_function is not None
-            return run_job(
-                hydra_context=self.hydra_context,
-                task_function=self.task_function,
-                config=config,
-                job_dir_key="hydra.sweep.dir",
-                job_subdir_key="hydra.sweep.subdir",
-            )
-
-        return job

@@ -35,14 +35,14 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, JobStatus, filter_overrides, run_job, setup_globals
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides, setup_globals
 from hydra.errors import CompactHydraException
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import OmegaConf, open_dict
 
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf, SlurmQueueConf
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
 from hydra_plugins.isolated_launcher.isolated import run_isolated
-from hydra_plugins.isolated_launcher.isolated_launcher import failed_return
+from hydra_plugins.isolated_launcher.isolated_launcher import failed_return, sweep_job
 from hydra_plugins.slurm_launcher import cluster
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,9 @@ def run_pack(pack: Pack) -> int:
                 config.hydra.job.id = slurm_id
                 config.hydra.job.num = idx
             try:
-                ret = run_isolated(launcher.job(config))
+                ret = run_isolated(
+                    sweep_job(launcher.hydra_context, launcher.task_function, config)
+                )
             except Exception as error:  # noqa: BLE001 - the job's death is its failure
                 ret = failed_return(config, list(overrides), error)
         _save(return_file(Path(pack.returns), idx), ret)
@@ -219,19 +221,6 @@ class PackedSlurmLauncher(SlurmLauncher):
         self.__dict__.update(state)
         if reference is not None:
             self.task_function = load_script_task(*reference)
-
-    def job(self, config: DictConfig) -> Any:
-        def job() -> JobReturn:
-            assert self.hydra_context is not None and self.task_function is not None
-            return run_job(
-                hydra_context=self.hydra_context,
-                task_function=self.task_function,
-                config=config,
-                job_dir_key="hydra.sweep.dir",
-                job_subdir_key="hydra.sweep.subdir",
-            )
-
-        return job
 
     def _executor(self) -> Any:
         """submitit's SLURM executor with the sbatch parameters of the launcher's config."""
