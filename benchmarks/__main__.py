@@ -1,7 +1,7 @@
 """Where a sweep's time goes: measure the project's sweeps side by side and print a table.
 
-python -m benchmarks            # the full benchmark, about 15 minutes on 2 cores
-python -m benchmarks --quick    # fewer repeats, 100 result files, a lighter parallel sweep
+python -m benchmarks            # the full benchmark, about 20 minutes on 2 cores
+python -m benchmarks --quick    # fewer repeats, 100 result files, a lighter parallel sweep (~4 min)
 
 Every timing is the wall time of a whole command in a fresh subprocess (start-up included),
 repeated and interleaved (A B A B ...) so that load on a shared machine hits all variants alike;
