@@ -15,6 +15,8 @@ from hydra.errors import CompactHydraException, MissingConfigException
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
+import utils
+
 
 class ConfigError(ValueError):
     """A config value the task cannot run with."""
@@ -39,6 +41,10 @@ def describe_config_error(error: BaseException) -> str | None:
 
 def run_cli(main: Callable[[], object]) -> None:
     """Run a Hydra `main` so that a config error ends the output as one line."""
+    # The project's code and the package versions, read once here, before any job: the local
+    # launchers fork every job from this process, so each job records the code it inherited
+    # and does not read it again.
+    utils.environment()
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         main()
         return

@@ -190,23 +190,20 @@ def load_results(folder: str | Path) -> pd.DataFrame:
 
 @functools.cache
 def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes, read once per process: the code as it was loaded."""
+    """sha256 of a file's bytes, read once per process (and inherited by the jobs a local
+    launcher forks from it): the code as it was loaded."""
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return "missing"
 
 
-def _is_project_code(path: Path) -> bool:
-    """A Python file of this project's own, not an installed package or a Hydra plugin
-    (plugins launch jobs; they do not compute results)."""
-    try:
-        relative = path.relative_to(REPO_ROOT)
-    except ValueError:
-        return False
-    parts = relative.parts
+def _is_project_code(relative: str) -> bool:
+    """A Python file of this project's own (`relative` to its root), not an installed package
+    or a Hydra plugin (plugins launch jobs; they do not compute results)."""
+    parts = relative.split(os.sep)
     return (
-        path.suffix == ".py"
+        relative.endswith(".py")
         and "site-packages" not in parts
         and not parts[0].startswith(".")  # .venv and the like
         and parts[0] != "hydra_plugins"
@@ -224,18 +221,19 @@ def project_path(path: str | Path) -> str:
 
 def code_files(*also: str | Path) -> dict[str, str]:
     """The project's modules loaded in this process (and the files `also` names), as
-    {path relative to the project: sha256 of its contents}."""
+    {path relative to the project: sha256 of its contents}. Plain string checks: a virtual
+    environment inside the project puts hundreds of modules under its root."""
     root = str(REPO_ROOT) + os.sep
     paths = {os.path.abspath(p) for p in also}
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
         if isinstance(file, str) and file.endswith(".py"):
-            paths.add(os.path.abspath(file))
-    project = (Path(p) for p in sorted(paths) if p.startswith(root))
+            paths.add(file if os.path.isabs(file) else os.path.abspath(file))
+    relatives = (p[len(root) :] for p in sorted(paths) if p.startswith(root))
     return {
-        str(path.relative_to(REPO_ROOT)): file_digest(path)
-        for path in project
-        if _is_project_code(path)
+        relative: file_digest(REPO_ROOT / relative)
+        for relative in relatives
+        if _is_project_code(relative)
     }
 
 

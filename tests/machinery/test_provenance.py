@@ -3,12 +3,14 @@ sources: git, the installed distributions, pyproject.toml."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import platform
 import socket
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -89,6 +91,42 @@ def test_a_declared_dependency_is_recorded_without_code_changes(tmp_path: Path) 
     versions = the_result(project / "results")["provenance"]["versions"]
     assert versions["pip"] == importlib.metadata.version("pip")
     assert (project / "utils.py").read_bytes() == (ROOT / "utils.py").read_bytes()
+
+
+@pytest.mark.slow
+def test_a_sweep_records_the_code_it_loaded_not_a_later_edit(tmp_path: Path) -> None:
+    # A local sweep forks every job from its own process, so each job runs the code that
+    # process loaded at the start, whatever the file holds by then: its record must say so.
+    project = copy_project(tmp_path / "project")
+    commit = commit_all(project, "the project")
+    task_file = project / TINY / "tiny.py"
+    loaded = hashlib.sha256(task_file.read_bytes()).hexdigest()
+    command = [str(TINY / "tiny.py"), "-m", "seed=1,2", "behave=sleep", "sleep_s=1"]
+    command += ["output.dir=results", "hydra.sweep.dir=multirun"]
+    proc = subprocess.Popen(
+        [sys.executable, *command], cwd=project, env=env(project), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    first_job = project / "multirun" / "0"
+    deadline = time.monotonic() + 120
+    while not first_job.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    edit(task_file, "* config.scale", "* config.scale * 1")  # while the first job runs
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    records = [utils.read_result(p) for p in sorted((project / "results").glob("*.pickle"))]
+    assert len(records) == 2
+    for record in records:
+        provenance = record["provenance"]
+        assert dict(provenance["code_files"])[str(TINY / "tiny.py")] == loaded
+        assert {k: provenance[k] for k in UNKNOWN_GIT} == {
+            "commit": commit, "dirty": False, "modified": []
+        }  # fmt: skip
+    # The edited file is other code: the same sweep again runs both jobs anew.
+    again = tiny(*command[1:], project=project)
+    assert again.returncode == 0, again.stderr
+    redone = f"was made by other code: commit {commit[:7]} -> commit {commit[:7]} + uncommitted"
+    assert again.stdout.count(redone) == 2, again.stdout
 
 
 @pytest.mark.slow
