@@ -71,8 +71,14 @@ def fmt(value: float, unit: str) -> str:
     return f"{value:.3g}{unit}"
 
 
-def times(a: float, b: float) -> str:
-    return f"{a / b:.2f}x"
+def paired(a: Row, b: Row) -> float:
+    """The median of a / b repeat by repeat: the two ran back to back in each repeat, so a
+    drift in the machine's speed between repeats cancels out."""
+    return statistics.median(x / y for x, y in zip(a.values, b.values, strict=True))
+
+
+def times(ratio: float) -> str:
+    return f"{ratio:.2f}x"
 
 
 def check(ok: bool, target: str) -> str:

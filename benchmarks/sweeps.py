@@ -21,6 +21,7 @@ from benchmarks.measure import (
     TUTORIAL,
     Row,
     check,
+    paired,
     run,
     sweep_into,
     times,
@@ -88,15 +89,17 @@ def sweeps(tmp: Path, repeats: int) -> tuple[list[Row], dict[str, Row]]:
     agree = []
     for i in range(repeats):
         out = tmp / f"sweep{i}"
+        # task.py and the bare body back to back (their ratio is the features' cost), then
+        # the re-run, the tutorial's code and the floor.
         rows["ours"].values.append(
             run([*SWEEP, *sweep_into(out / "ours")], expect="reused 0, ran 45")[0]
         )
         rows["ours_cpu"].values.append(LAST_CPU[0])
+        rows["bare"].values.append(run(bare_sweep(out / "bare"), expect="failed 0")[0])
+        rows["bare_cpu"].values.append(LAST_CPU[0])
         rows["resume"].values.append(
             run([*SWEEP, *sweep_into(out / "ours")], expect="reused 45, ran 0")[0]
         )
-        rows["bare"].values.append(run(bare_sweep(out / "bare"), expect="failed 0")[0])
-        rows["bare_cpu"].values.append(LAST_CPU[0])
         rows["tutorial"].values.append(
             run([*SWEEP, *tutorial_into(out / "tutorial")], cwd=TUTORIAL)[0]
         )
@@ -107,16 +110,16 @@ def sweeps(tmp: Path, repeats: int) -> tuple[list[Row], dict[str, Row]]:
         rows["floor"].values.append(wall)
         rows["loop"].values.append(float(output.split()[-1]))
 
-    floor, ours, tut = rows["floor"].median, rows["ours"].median, rows["tutorial"].median
-    rows["loop"].ratio = f"{rows['loop'].median / ours:.1%} of task.py's sweep"
-    rows["tutorial"].ratio = f"{times(tut, floor)} floor"
+    floor, ours, tut = rows["floor"], rows["ours"], rows["tutorial"]
+    rows["loop"].ratio = f"{paired(rows['loop'], ours):.1%} of task.py's sweep"
+    rows["tutorial"].ratio = f"{times(paired(tut, floor))} floor"
     rows["tutorial"].target = f"same f(x) as task.py: {min(agree)}/{JOBS}"
-    rows["ours"].ratio = f"{times(ours, floor)} floor, {times(ours, tut)} tutorial"
-    overhead = ours / rows["bare"].median
+    rows["ours"].ratio = f"{times(paired(ours, floor))} floor, {times(paired(ours, tut))} tutorial"
+    overhead = paired(ours, rows["bare"])
     rows["bare"].ratio = f"task.py / bare = {overhead:.3f}"
     rows["bare"].target = check(overhead <= 1.10, "features add <= 10%")
-    rows["resume"].ratio = f"{rows['resume'].median / ours:.2f} of the first run"
-    cpu_overhead = rows["ours_cpu"].median / rows["bare_cpu"].median
+    rows["resume"].ratio = f"{paired(rows['resume'], ours):.2f} of the first run"
+    cpu_overhead = paired(rows["ours_cpu"], rows["bare_cpu"])
     rows["bare_cpu"].ratio = f"task.py / bare = {cpu_overhead:.3f}"
     rows["bare_cpu"].target = "CPU time is less sensitive to other load"
     keys = ("floor", "loop", "tutorial", "ours", "bare", "ours_cpu", "bare_cpu")
@@ -152,7 +155,7 @@ def parallel(tmp: Path, repeats: int, quick: bool) -> list[Row]:
     durations = [r["provenance"]["duration_s"] for r in reference.values()]
     job = Row("heavy job: optimizer time (provenance duration_s)", durations)
     job.target = check(statistics.mean(durations) >= 0.5, "mean >= 0.5 s")
-    speedup = serial.median / para.median
+    speedup = paired(serial, para)
     para.ratio = f"{speedup:.2f}x faster"
     para.target = f"{check(speedup >= 1.8, '>= 1.8x')}; identical results: {identical}"
     serial.target = f"load average before runs: {min(loads):.1f} to {max(loads):.1f}"
