@@ -1,11 +1,11 @@
 """Where a sweep's time goes: measure the project's sweeps side by side and print a table.
 
-python -m benchmarks            # the full benchmark, about 20 minutes on 2 cores
+python -m benchmarks            # the full benchmark, about 25 minutes on 2 cores
 python -m benchmarks --quick    # fewer repeats, 100 result files, a lighter parallel sweep (~4 min)
 
 Every timing is the wall time of a whole command in a fresh subprocess (start-up included),
 repeated and interleaved (A B A B ...) so that load on a shared machine hits all variants alike;
-the table gives min, median and max, and ratios of medians.
+the table gives min, median and max, and each ratio A/B as the median of its repeats' A/B.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from benchmarks.sweeps import parallel, sweeps
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a reduced run, for the tests")
-    parser.add_argument("--repeats", type=int, help="default: 5 (2 at most for the launchers)")
+    parser.add_argument("--repeats", type=int, help="default: 9 (2 at most for the launchers)")
     parser.add_argument("--files", type=int, help="default: 10000, or 100 with --quick")
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile split")
     args = parser.parse_args(argv)
-    repeats = args.repeats or (1 if args.quick else 5)
+    repeats = args.repeats or (1 if args.quick else 9)
     files = args.files or (100 if args.quick else 10_000)
     os.chdir(ROOT)  # experiment/task.yaml's search path is relative to the working directory
 
