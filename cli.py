@@ -41,9 +41,8 @@ def describe_config_error(error: BaseException) -> str | None:
 
 def run_cli(main: Callable[[], object]) -> None:
     """Run a Hydra `main` so that a config error ends the output as one line."""
-    # The project's code and the package versions, read once here, before any job: the local
-    # launchers fork every job from this process, so each job records the code it inherited
-    # and does not read it again.
+    # The project's code, read as soon as it is loaded: the local launchers fork every job
+    # from this process, so each job records the code it inherited (see utils.environment).
     utils.environment()
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         main()

@@ -190,8 +190,8 @@ def load_results(folder: str | Path) -> pd.DataFrame:
 
 @functools.cache
 def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes, read once per process (and inherited by the jobs a local
-    launcher forks from it): the code as it was loaded."""
+    """sha256 of a file's bytes, read once per process (and inherited by the jobs it forks,
+    see `environment`): the code as it was loaded."""
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
@@ -334,6 +334,12 @@ def environment(*also: str | Path) -> dict[str, Any]:
         "versions": versions(),
         "host": socket.gethostname(),
     }
+
+
+# A process that forks jobs (a local launcher, or a SLURM pack) reads the code, git's state
+# and the versions once, before its first fork: every job inherits them, as it inherits the
+# code this process loaded, and none pays for them again.
+os.register_at_fork(before=environment)
 
 
 def hydra_provenance(hydra: DictConfig) -> dict[str, Any]:
