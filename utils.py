@@ -228,7 +228,7 @@ def code_files(*also: str | Path) -> dict[str, str]:
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
         if isinstance(file, str) and file.endswith(".py"):
-            paths.add(file if os.path.isabs(file) else os.path.abspath(file))
+            paths.add(os.path.normpath(file) if os.path.isabs(file) else os.path.abspath(file))
     relatives = (p[len(root) :] for p in sorted(paths) if p.startswith(root))
     return {
         relative: file_digest(REPO_ROOT / relative)
