@@ -228,7 +228,9 @@ def code_files(*also: str | Path) -> dict[str, str]:
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
         if isinstance(file, str) and file.endswith(".py"):
-            paths.add(os.path.normpath(file) if os.path.isabs(file) else os.path.abspath(file))
+            if not os.path.isabs(file) or ".." in file:  # abspath also normalizes
+                file = os.path.abspath(file)
+            paths.add(file)
     relatives = (p[len(root) :] for p in sorted(paths) if p.startswith(root))
     return {
         relative: file_digest(REPO_ROOT / relative)

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -181,3 +182,18 @@ def test_code_state_unknown(where: str, tmp_path: Path, monkeypatch: pytest.Monk
         monkeypatch.setattr(utils, "REPO_ROOT", tmp_path)
     assert utils.code_state.__wrapped__(("utils.py",)) == UNKNOWN_GIT
     assert os.environ["PATH"] == (str(tmp_path) if where == "no git" else os.environ["PATH"])
+
+
+@pytest.mark.parametrize("spelled", ["tests/../benchmarks/bare_task.py", "benchmarks/bare_task.py"])
+def test_code_files_names_a_module_by_its_normal_path(
+    spelled: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A module imported through a sys.path entry with "..", or a relative one, is still the
+    # project's file of that name (one that no test imports).
+    file = str(ROOT / spelled) if ".." in spelled else spelled
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setitem(sys.modules, "as_imported", types.SimpleNamespace(__file__=file))
+    files = utils.code_files()
+    name = "benchmarks/bare_task.py"
+    assert files[name] == hashlib.sha256((ROOT / name).read_bytes()).hexdigest()
+    assert not [name for name in files if ".." in name]
