@@ -340,8 +340,8 @@ def environment(*also: str | Path) -> dict[str, Any]:
 
 # A process that forks jobs (a local launcher, or a SLURM pack) reads the code, git's state
 # and the versions once, before its first fork: every job inherits them, as it inherits the
-# code this process loaded, and none pays for them again.
-os.register_at_fork(before=environment)
+# code this process loaded, and none pays for them again. (Cached: later forks skip it.)
+os.register_at_fork(before=functools.cache(environment))
 
 
 def hydra_provenance(hydra: DictConfig) -> dict[str, Any]:

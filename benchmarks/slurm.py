@@ -1,7 +1,7 @@
 """SLURM sweeps beside the local sequential sweep of the same jobs; prints a Markdown table.
 
     python -m benchmarks.slurm --big 0 --repeats 3   # the 45-job sweeps only (~9 minutes)
-    python -m benchmarks.slurm                       # and the 2,000-job sweeps (~40 minutes)
+    python -m benchmarks.slurm                       # and the 2,000-job sweeps (~30 minutes)
 
 Needs the one-node cluster of scripts/slurm-up.sh (as root): the benchmark sets it to SLURM's
 default scheduler settings (`--default-scheduler`), then to the script's tuned ones, and leaves
